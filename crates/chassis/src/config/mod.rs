@@ -1,0 +1,170 @@
+//! Typed, validated configuration: `defaults < config file (TOML) < TERN_* environment`.
+//!
+//! # File format
+//!
+//! One TOML table. The chassis keys and the service's own keys live side by side at the
+//! top level (the service's struct must not reuse the chassis names `listen`,
+//! `shutdown_timeout`, `log`):
+//!
+//! ```toml
+//! listen = "0.0.0.0:7000"          # IP:PORT; default "127.0.0.1:0" (any free port)
+//! shutdown_timeout = "10s"         # humantime-style: "500ms", "1m30s"; default "10s"
+//!
+//! [log]
+//! format = "json"                  # "json" (default) or "pretty"
+//! level = "info,search=debug"      # tracing EnvFilter directive; default "info"
+//!
+//! # the service's own keys, e.g.
+//! store = "postgres://localhost/tern"
+//! ```
+//!
+//! A key in the file that neither the chassis nor the service knows is an error (typo
+//! protection).
+//!
+//! # Environment
+//!
+//! `TERN_<KEY>` overrides the key, `__` separates nesting levels and names are
+//! case-insensitive: `TERN_LISTEN=127.0.0.1:7000`, `TERN_LOG__LEVEL=debug`,
+//! `TERN_STORE=postgres://...`. Values are read like TOML scalars (`10` is a number,
+//! `true` a boolean, `"10"` a string). `TERN_*` variables that no config key matches
+//! (`TERN_DATA_DIR`, `TERN_REGISTRY`, ...) are ignored: they belong to other tools.
+
+mod fields;
+mod source;
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use figment::{
+    providers::{Format, Serialized, Toml},
+    Figment,
+};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::Error;
+use source::{check_unknown_keys, config_error, render_error, EnvVars};
+
+/// The configuration every tern service has, whatever it does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct ChassisConfig {
+    /// Where `Service::run` listens for gRPC and HTTP. Default `127.0.0.1:0`: a free
+    /// port, reported by `Handle::local_addr` and the `listening` log line.
+    #[serde(with = "fields::socket_addr")]
+    pub listen: SocketAddr,
+    /// How long a graceful shutdown may take in total (shutdown hooks plus draining
+    /// in-flight calls); calls still running then are aborted. Default 10s.
+    #[serde(with = "fields::duration")]
+    pub shutdown_timeout: Duration,
+    pub log: LogConfig,
+}
+
+impl Default for ChassisConfig {
+    fn default() -> Self {
+        ChassisConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            shutdown_timeout: Duration::from_secs(10),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl ChassisConfig {
+    /// Checks what the types cannot: that the log level is a valid filter directive.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.check().map_err(|(key, detail)| Error::Config {
+            origin: "config".to_owned(),
+            key: Some(key.to_owned()),
+            detail,
+        })
+    }
+
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        crate::logging::parse_filter(&self.log.level).map_err(|detail| ("log.level", detail))?;
+        Ok(())
+    }
+}
+
+/// How and how much the service logs. See [`crate::init_logging`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing_subscriber::EnvFilter` directive: `"info"`, `"warn,search=debug"`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Json,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line, for machines.
+    #[default]
+    Json,
+    /// Human-readable lines, coloured on a terminal.
+    Pretty,
+}
+
+/// A service's whole configuration: the chassis section plus the service's own `T`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Config<T> {
+    pub chassis: ChassisConfig,
+    pub service: T,
+}
+
+/// Loads `defaults < file < TERN_* environment` from the process environment.
+///
+/// `T::default()` supplies the service's defaults (hence `Serialize`). `file`, when
+/// given, must exist. See the [module docs](self) for the format.
+pub fn load_config<T>(file: Option<&Path>) -> Result<Config<T>, Error>
+where
+    T: DeserializeOwned + Serialize + Default,
+{
+    // vars_os: a non-UTF-8 variable elsewhere in the environment must not panic us.
+    let env = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    load_config_from(file, env)
+}
+
+/// [`load_config`] with the environment passed in, for tests and tools that build one.
+pub fn load_config_from<T, I>(file: Option<&Path>, env: I) -> Result<Config<T>, Error>
+where
+    T: DeserializeOwned + Serialize + Default,
+    I: IntoIterator<Item = (String, String)>,
+{
+    let mut figment = Figment::new()
+        .merge(Serialized::defaults(ChassisConfig::default()))
+        .merge(Serialized::defaults(T::default()));
+    if let Some(path) = file {
+        if !path.exists() {
+            return Err(Error::ConfigFileNotFound {
+                path: path.to_owned(),
+            });
+        }
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    figment = figment.merge(EnvVars::new(env));
+
+    let chassis: ChassisConfig = figment.extract().map_err(|e| render_error(e, file))?;
+    let service: T = figment.extract().map_err(|e| render_error(e, file))?;
+    if let Some(path) = file {
+        check_unknown_keys::<T>(&figment, path)?;
+    }
+    chassis.check().map_err(|(key, detail)| {
+        let path: Vec<String> = key.split('.').map(str::to_owned).collect();
+        config_error(figment.find_metadata(key), &path, file, detail)
+    })?;
+    Ok(Config { chassis, service })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,44 @@
+use std::{io, net::SocketAddr, path::PathBuf};
+
+/// Everything that can go wrong in the chassis. Messages name the bad thing and the
+/// expected form, so a binary can print them as they are (`anyhow` context on top).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A config file was named explicitly but cannot be found.
+    #[error("config file {}: not found", path.display())]
+    ConfigFileNotFound { path: PathBuf },
+
+    /// A config value is missing, malformed or not allowed.
+    ///
+    /// `origin` says where the value came from (`config file tern.toml`,
+    /// `environment variable TERN_LISTEN`, `default config`), `key` is the dotted
+    /// key path (absent for whole-file problems such as TOML syntax errors).
+    #[error("{origin}: {}{detail}", key.as_ref().map(|k| format!("{k}: ")).unwrap_or_default())]
+    Config {
+        origin: String,
+        key: Option<String>,
+        detail: String,
+    },
+
+    /// The builder was given something it cannot serve (bad name, a gRPC service
+    /// registered twice, ...).
+    #[error("invalid service {service:?}: {detail}")]
+    InvalidService { service: String, detail: String },
+
+    /// Binding the configured listen address failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+
+    /// The listener handed to `serve` has no local address.
+    #[error("cannot read the listener's local address: {0}")]
+    LocalAddr(#[source] io::Error),
+
+    /// SIGINT/SIGTERM handlers could not be installed.
+    #[error("cannot install signal handlers: {0}")]
+    Signal(#[source] io::Error),
+}

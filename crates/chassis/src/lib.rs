@@ -1,0 +1,58 @@
+//! The tern service chassis: what every tern microservice has, so that services contain
+//! only what they do.
+//!
+//! - **Config**: `defaults < TOML file < TERN_* environment`, typed and validated; the
+//!   service adds its own serde struct next to [`ChassisConfig`] ([`load_config`]).
+//! - **Serving**: tonic gRPC services and axum routes on one listener (HTTP/1.1 and h2c
+//!   detected per connection).
+//! - **Health**: `grpc.health.v1.Health`, `GET /healthz` (liveness), `GET /readyz`
+//!   (readiness, controlled through the [`Handle`]).
+//! - **Logs**: JSON lines or pretty text ([`init_logging`]); every call gets an
+//!   `x-request-id` (the caller's or a fresh one, echoed on the response) and runs in a
+//!   span carrying `request_id`, `method` and `path`.
+//! - **Graceful shutdown**: on SIGINT/SIGTERM ([`Service::run`]) or a future
+//!   ([`Service::serve`]): not-ready first, `on_shutdown` hooks, stop accepting, drain up
+//!   to `shutdown_timeout`, abort the rest, return `Ok`.
+//!
+//! The chassis owns the serving stack: registry registration, metrics or tracing
+//! export are added here (a tower layer in `server.rs`, a startup or shutdown step),
+//! without touching services.
+//!
+//! ```no_run
+//! # use tern_chassis::{load_config, init_logging, Service};
+//! # #[derive(Default, serde::Serialize, serde::Deserialize)]
+//! # #[serde(default)] struct SearchConfig { store: String }
+//! # async fn load_index(_: &str) {}
+//! # async fn main_() -> Result<(), tern_chassis::Error> {
+//! let config = load_config::<SearchConfig>(Some("tern-search.toml".as_ref()))?;
+//! init_logging(&config.chassis.log, "search-service")?;
+//! let service = Service::builder("search-service")
+//!     // .grpc(SearchServer::new(handler))
+//!     .http(axum::Router::new().route("/version", axum::routing::get(|| async { "1" })))
+//!     .ready_when_told()
+//!     .build(&config.chassis)?;
+//! let handle = service.handle();
+//! let store = config.service.store.clone();
+//! tokio::spawn(async move {
+//!     let address = handle.listening().await; // the real port, once bound
+//!     load_index(&store).await;
+//!     handle.set_ready(true);
+//! });
+//! service.run().await // until SIGINT/SIGTERM, then graceful shutdown
+//! # }
+//! ```
+
+mod config;
+mod error;
+mod health;
+mod logging;
+mod request;
+mod server;
+mod service;
+
+pub use config::{load_config, load_config_from, ChassisConfig, Config, LogConfig, LogFormat};
+pub use error::Error;
+pub use health::Phase;
+pub use logging::{init_logging, log_dispatch};
+pub use request::REQUEST_ID_HEADER;
+pub use service::{Handle, Service, ServiceBuilder};

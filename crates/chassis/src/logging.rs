@@ -1,0 +1,348 @@
+//! Logging setup: `tracing` events as JSON lines (for machines) or pretty text (for
+//! people), written to stderr.
+//!
+//! # JSON line contract
+//!
+//! One object per event, keys in this order:
+//!
+//! | key | value |
+//! | --- | --- |
+//! | `timestamp` | RFC 3339, UTC, microseconds |
+//! | `level` | `TRACE` .. `ERROR` |
+//! | `target` | the module path (or the `log` target for `log` records) |
+//! | `service.name` | the name given to [`init_logging`] |
+//! | `message` | the event's message, when it has one |
+//! | event fields | as recorded (`address`, `error`, ...) |
+//! | span fields | from every enclosing span, innermost first wins: inside a call `request_id`, `method`, `path` |
+
+use std::{fmt, io::IsTerminal};
+
+use serde_json::Value;
+use tracing::{
+    field::{Field, Visit},
+    Dispatch, Event, Subscriber,
+};
+use tracing_subscriber::{
+    fmt::{
+        format::{JsonFields, Writer},
+        time::{FormatTime, SystemTime},
+        FmtContext, FormatEvent, FormattedFields, MakeWriter,
+    },
+    registry::LookupSpan,
+    util::SubscriberInitExt,
+    EnvFilter,
+};
+
+use crate::{Error, LogConfig, LogFormat};
+
+/// Installs the process-wide logger: `config.format` on stderr, filtered by
+/// `config.level`, every JSON line tagged with `service.name = service`.
+///
+/// Safe to call more than once (tests, the `tern` CLI starting services in-process):
+/// when a logger is already installed this is a no-op. Fails only on an invalid level.
+pub fn init_logging(config: &LogConfig, service: &str) -> Result<(), Error> {
+    let ansi = std::io::stderr().is_terminal();
+    let dispatch = build(config, service, std::io::stderr, ansi)?;
+    // Err means someone (an earlier call, a test harness) installed one: keep theirs.
+    let _ = dispatch.try_init();
+    Ok(())
+}
+
+/// The logger [`init_logging`] installs, writing to `writer` instead of stderr and
+/// without installing it: for tests that capture output (`tracing::dispatcher::set_default`)
+/// and tools that write logs elsewhere.
+pub fn log_dispatch<W>(config: &LogConfig, service: &str, writer: W) -> Result<Dispatch, Error>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    build(config, service, writer, false)
+}
+
+fn build<W>(config: &LogConfig, service: &str, writer: W, ansi: bool) -> Result<Dispatch, Error>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = parse_filter(&config.level).map_err(|detail| Error::Config {
+        origin: "config".to_owned(),
+        key: Some("log.level".to_owned()),
+        detail,
+    })?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    Ok(match config.format {
+        LogFormat::Json => Dispatch::new(
+            builder
+                .fmt_fields(JsonFields::new())
+                .event_format(JsonLine::new(service))
+                .finish(),
+        ),
+        LogFormat::Pretty => Dispatch::new(builder.with_ansi(ansi).finish()),
+    })
+}
+
+pub(crate) fn parse_filter(directive: &str) -> Result<EnvFilter, String> {
+    EnvFilter::builder().parse(directive).map_err(|_| {
+        format!(
+            "invalid log filter {directive:?}: expected a tracing directive such as \"info\" or \
+             \"warn,search=debug\""
+        )
+    })
+}
+
+/// Formats one event as a flat JSON object (see the module docs). Span fields come
+/// from the `JsonFields` strings the fmt layer keeps on each span.
+struct JsonLine {
+    /// `"service.name":"<name>"`, escaped once.
+    service: String,
+}
+
+impl JsonLine {
+    fn new(service: &str) -> Self {
+        JsonLine {
+            service: format!("\"service.name\":{}", Value::from(service)),
+        }
+    }
+}
+
+impl<S> FormatEvent<S, JsonFields> for JsonLine
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, JsonFields>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let meta = event.metadata();
+        let mut fields = EventFields::default();
+        event.record(&mut fields);
+
+        let mut timestamp = String::with_capacity(32);
+        SystemTime.format_time(&mut Writer::new(&mut timestamp))?;
+
+        let mut out = String::with_capacity(256);
+        out.push('{');
+        push_json(&mut out, "timestamp", &Value::from(timestamp));
+        out.push(',');
+        push_json(&mut out, "level", &Value::from(meta.level().as_str()));
+        out.push(',');
+        let target = fields.log_target.as_deref().unwrap_or(meta.target());
+        push_json(&mut out, "target", &Value::from(target));
+        out.push(',');
+        out.push_str(&self.service);
+        let mut seen: Vec<String> = Vec::new();
+        if let Some(message) = fields.message {
+            out.push(',');
+            push_json(&mut out, "message", &Value::from(message));
+        }
+        for (name, value) in fields.fields {
+            out.push(',');
+            push_json(&mut out, name, &value);
+            seen.push(name.to_owned());
+        }
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope {
+                let extensions = span.extensions();
+                let Some(formatted) = extensions.get::<FormattedFields<JsonFields>>() else {
+                    continue;
+                };
+                let Ok(map) = serde_json::from_str::<serde_json::Map<String, Value>>(formatted)
+                else {
+                    continue;
+                };
+                for (name, value) in map {
+                    if RESERVED.contains(&name.as_str()) || seen.contains(&name) {
+                        continue;
+                    }
+                    out.push(',');
+                    push_json(&mut out, &name, &value);
+                    seen.push(name);
+                }
+            }
+        }
+        out.push_str("}\n");
+        writer.write_str(&out)
+    }
+}
+
+const RESERVED: [&str; 5] = ["timestamp", "level", "target", "service.name", "message"];
+
+fn push_json(out: &mut String, key: &str, value: &Value) {
+    out.push_str(&Value::from(key).to_string());
+    out.push(':');
+    out.push_str(&value.to_string());
+}
+
+#[derive(Default)]
+struct EventFields {
+    message: Option<String>,
+    log_target: Option<String>,
+    fields: Vec<(&'static str, Value)>,
+}
+
+impl EventFields {
+    fn put(&mut self, field: &Field, value: Value) {
+        match field.name() {
+            "message" => {
+                self.message = Some(match value {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                })
+            }
+            // Records bridged from the `log` crate carry their metadata as fields.
+            "log.target" => self.log_target = value.as_str().map(str::to_owned),
+            name if name.starts_with("log.") => {}
+            name if RESERVED.contains(&name) => {}
+            name => self.fields.push((name, value)),
+        }
+    }
+}
+
+impl Visit for EventFields {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.put(field, Value::from(value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.put(field, Value::from(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.put(field, Value::from(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.put(field, Value::from(value));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.put(field, Value::from(value));
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.put(field, Value::from(value.to_string()));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.put(field, Value::from(format!("{value:?}")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Captures everything the logger writes.
+    #[derive(Clone, Default)]
+    pub(crate) struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Capture {
+        fn lines(&self) -> Vec<serde_json::Map<String, Value>> {
+            let bytes = self.0.lock().unwrap().clone();
+            String::from_utf8(bytes)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+                .collect()
+        }
+    }
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'w> MakeWriter<'w> for Capture {
+        type Writer = Capture;
+        fn make_writer(&'w self) -> Capture {
+            self.clone()
+        }
+    }
+
+    fn json(level: &str) -> LogConfig {
+        LogConfig {
+            format: LogFormat::Json,
+            level: level.to_owned(),
+        }
+    }
+
+    #[test]
+    fn json_lines_carry_service_event_and_span_fields() {
+        let capture = Capture::default();
+        let dispatch = log_dispatch(&json("info"), "search-service", capture.clone()).unwrap();
+        tracing::dispatcher::with_default(&dispatch, || {
+            let outer = tracing::info_span!("request", request_id = "r-1", method = "GET");
+            let _outer = outer.enter();
+            let inner = tracing::info_span!("load", method = "inner-wins", rows = 3);
+            let _inner = inner.enter();
+            tracing::info!(address = "127.0.0.1:7000", ok = true, "listening \"here\"");
+            tracing::debug!("filtered out");
+        });
+        let lines = capture.lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let line = &lines[0];
+        let keys: Vec<&str> = line.keys().map(String::as_str).collect();
+        let mut expected = vec![
+            "address",
+            "level",
+            "message",
+            "method",
+            "ok",
+            "request_id",
+            "rows",
+            "service.name",
+            "target",
+            "timestamp",
+        ];
+        expected.sort();
+        assert_eq!(keys, expected);
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["target"], module_path!());
+        assert_eq!(line["service.name"], "search-service");
+        assert_eq!(line["message"], "listening \"here\"");
+        assert_eq!(line["address"], "127.0.0.1:7000");
+        assert_eq!(line["ok"], true);
+        assert_eq!(line["request_id"], "r-1");
+        assert_eq!(line["method"], "inner-wins");
+        assert_eq!(line["rows"], 3);
+        let ts = line["timestamp"].as_str().unwrap();
+        assert!(ts.ends_with('Z') && ts.contains('T'), "{ts}");
+    }
+
+    #[test]
+    fn level_directive_filters() {
+        let capture = Capture::default();
+        let dispatch = log_dispatch(&json("warn,chassis_test=debug"), "s", capture.clone())
+            .unwrap();
+        tracing::dispatcher::with_default(&dispatch, || {
+            tracing::info!("dropped");
+            tracing::warn!("kept");
+            tracing::debug!(target: "chassis_test", "kept too");
+        });
+        let messages: Vec<Value> = capture.lines().iter().map(|l| l["message"].clone()).collect();
+        assert_eq!(messages, ["kept", "kept too"]);
+    }
+
+    #[test]
+    fn pretty_is_text() {
+        let capture = Capture::default();
+        let config = LogConfig {
+            format: LogFormat::Pretty,
+            level: "info".to_owned(),
+        };
+        let dispatch = log_dispatch(&config, "s", capture.clone()).unwrap();
+        tracing::dispatcher::with_default(&dispatch, || tracing::info!(port = 7, "hello"));
+        let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("INFO") && text.contains("hello") && text.contains("port=7"), "{text}");
+    }
+
+    #[test]
+    fn init_twice_is_harmless_and_bad_levels_fail() {
+        init_logging(&json("info"), "a").unwrap();
+        init_logging(&json("debug"), "b").unwrap();
+        assert!(init_logging(&json("x=loud"), "c").is_err());
+    }
+}

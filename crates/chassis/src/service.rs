@@ -1,0 +1,305 @@
+//! The builder a service uses, the built `Service` that serves, and the cloneable
+//! `Handle` that controls it.
+
+use std::{
+    convert::Infallible,
+    future::Future,
+    net::SocketAddr,
+    sync::Arc,
+    time::Duration,
+};
+
+use axum::{
+    body::Body,
+    http::{header::CONTENT_TYPE, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    Router,
+};
+use futures::future::BoxFuture;
+use http::Request;
+use tokio::{net::TcpListener, sync::watch};
+use tokio_util::sync::CancellationToken;
+use tonic::server::NamedService;
+
+use crate::{
+    health::{self, GrpcHealth, Phase, State},
+    server, ChassisConfig, Error,
+};
+
+pub(crate) type ShutdownHook = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
+
+/// Collects what a service serves; [`ServiceBuilder::build`] validates it into a
+/// [`Service`].
+pub struct ServiceBuilder {
+    name: String,
+    grpc: tonic::service::Routes,
+    grpc_names: Vec<&'static str>,
+    http: Router,
+    ready_when_told: bool,
+    on_shutdown: Vec<ShutdownHook>,
+    problems: Vec<String>,
+}
+
+impl ServiceBuilder {
+    /// Serves a tonic service (`SearchServer::new(handler)`); call once per service.
+    pub fn grpc<S>(mut self, service: S) -> Self
+    where
+        S: tower::Service<Request<tonic::body::Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Response: IntoResponse,
+        S::Future: Send + 'static,
+    {
+        if self.grpc_names.contains(&S::NAME) {
+            self.problems
+                .push(format!("gRPC service {:?} is registered twice", S::NAME));
+            return self;
+        }
+        self.grpc_names.push(S::NAME);
+        self.grpc = self.grpc.add_service(service);
+        self
+    }
+
+    /// Adds HTTP routes, served next to gRPC on the same port; may be called more than
+    /// once. `/healthz`, `/readyz` and the gRPC paths (`/<package.Service>/*`) are taken
+    /// (axum panics on overlapping routes), and the chassis sets the fallback (404 for
+    /// HTTP, UNIMPLEMENTED for gRPC), replacing any the router has.
+    pub fn http(mut self, router: Router) -> Self {
+        self.http = self.http.merge(router);
+        self
+    }
+
+    /// Stay not-ready (`/readyz` 503, gRPC NOT_SERVING) until
+    /// [`Handle::set_ready`]`(true)`, e.g. until an index is loaded. Without this, the
+    /// service is ready as soon as it serves.
+    pub fn ready_when_told(mut self) -> Self {
+        self.ready_when_told = true;
+        self
+    }
+
+    /// Runs `hook` when shutdown begins: after readiness flips to not-ready, while
+    /// connections are still accepted, before draining. Hooks run one after another in
+    /// the order added, within the shutdown timeout.
+    pub fn on_shutdown<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_shutdown.push(Box::new(move || Box::pin(hook())));
+        self
+    }
+
+    /// Validates the builder and `config` and sets up health.
+    pub fn build(self, config: &ChassisConfig) -> Result<Service, Error> {
+        let invalid = |detail: String| Error::InvalidService {
+            service: self.name.clone(),
+            detail,
+        };
+        if self.name.is_empty() || self.name.len() > 63 {
+            return Err(invalid("the name must be 1 to 63 characters long".to_owned()));
+        }
+        if !self
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(invalid(
+                "the name may only contain ASCII letters, digits, '-', '_' and '.'".to_owned(),
+            ));
+        }
+        if let Some(problem) = self.problems.first() {
+            return Err(invalid(problem.clone()));
+        }
+        config.validate()?;
+
+        let (reporter, health_server) = tonic_health::server::health_reporter();
+        let mut names = vec![String::new(), self.name.clone()];
+        names.extend(self.grpc_names.iter().map(|n| n.to_string()));
+        let health = GrpcHealth::new(reporter, names);
+        let (state, state_rx) = watch::channel(State::new(self.ready_when_told));
+
+        let router = Router::new()
+            .merge(health::routes(state_rx))
+            .merge(self.grpc.add_service(health_server).into_axum_router())
+            .merge(self.http)
+            .fallback(fallback)
+            .with_state(());
+
+        Ok(Service {
+            shared: Arc::new(Shared {
+                name: self.name,
+                state,
+                health,
+                shutdown: CancellationToken::new(),
+            }),
+            router,
+            listen: config.listen,
+            shutdown_timeout: config.shutdown_timeout,
+            hooks: self.on_shutdown,
+        })
+    }
+}
+
+async fn fallback(headers: HeaderMap) -> Response {
+    let grpc = headers
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    if grpc {
+        tonic::Status::unimplemented("no such gRPC method").into_http::<Body>()
+    } else {
+        (StatusCode::NOT_FOUND, "not found").into_response()
+    }
+}
+
+/// State shared by the running service and its handles.
+pub(crate) struct Shared {
+    pub(crate) name: String,
+    pub(crate) state: watch::Sender<State>,
+    pub(crate) health: GrpcHealth,
+    pub(crate) shutdown: CancellationToken,
+}
+
+impl Shared {
+    pub(crate) fn set_phase(&self, phase: Phase) {
+        self.state.send_if_modified(|s| {
+            let changed = s.phase != phase;
+            s.phase = phase;
+            changed
+        });
+    }
+}
+
+/// A built, validated service: gRPC + HTTP on one listener with health, request ids
+/// and graceful shutdown. Serve it with [`Service::serve`] or [`Service::run`].
+pub struct Service {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) router: Router,
+    pub(crate) listen: SocketAddr,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) hooks: Vec<ShutdownHook>,
+}
+
+impl Service {
+    /// Starts describing a service; `name` identifies it in logs, gRPC health and (later)
+    /// the registry.
+    pub fn builder(name: impl Into<String>) -> ServiceBuilder {
+        ServiceBuilder {
+            name: name.into(),
+            grpc: tonic::service::Routes::from(Router::new()),
+            grpc_names: Vec::new(),
+            http: Router::new(),
+            ready_when_told: false,
+            on_shutdown: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// A handle to control the service from elsewhere; clone it freely.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Serves on `listener` until `shutdown` completes or [`Handle::shutdown`] is
+    /// called, then shuts down gracefully (see the crate docs) and returns `Ok`.
+    pub async fn serve<F>(self, listener: TcpListener, shutdown: F) -> Result<(), Error>
+    where
+        F: Future<Output = ()> + Send,
+    {
+        server::serve(self, listener, shutdown).await
+    }
+
+    /// Binds `listen` from the config and serves until SIGINT or SIGTERM (or
+    /// [`Handle::shutdown`]). The bound address is logged (`"listening"`, field
+    /// `address`) and available from [`Handle::local_addr`] / [`Handle::listening`].
+    pub async fn run(self) -> Result<(), Error> {
+        let signal = server::shutdown_signal()?;
+        let listener = match TcpListener::bind(self.listen).await {
+            Ok(listener) => listener,
+            Err(source) => {
+                self.shared.set_phase(Phase::Stopped);
+                return Err(Error::Bind {
+                    addr: self.listen,
+                    source,
+                });
+            }
+        };
+        self.serve(listener, signal).await
+    }
+}
+
+/// Controls a [`Service`] from anywhere: readiness, its address, shutdown.
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Handle {
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.shared.state.borrow().phase
+    }
+
+    /// The address the service listens on, once it serves.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.shared.state.borrow().addr
+    }
+
+    /// Waits until the service serves and returns its address; `None` if it stopped
+    /// without ever serving (e.g. the bind failed). Waits forever if it is never served.
+    pub async fn listening(&self) -> Option<SocketAddr> {
+        let mut rx = self.shared.state.subscribe();
+        let state = rx.wait_for(|s| s.phase != Phase::Starting).await.ok()?;
+        state.addr
+    }
+
+    /// The service's own readiness: with `ready_when_told`, call `set_ready(true)` once
+    /// it can take calls; `set_ready(false)` withdraws it (e.g. while reloading).
+    /// Effective readiness is also false before serving and while shutting down.
+    pub fn set_ready(&self, ready: bool) {
+        self.shared.state.send_if_modified(|s| {
+            let changed = s.told_ready != ready;
+            s.told_ready = ready;
+            changed
+        });
+    }
+
+    /// What `/readyz` answers right now.
+    pub fn is_ready(&self) -> bool {
+        self.shared.state.borrow().ready()
+    }
+
+    /// Starts a graceful shutdown, as the shutdown future or a signal would.
+    pub fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+    }
+
+    /// Waits until `serve` has returned.
+    pub async fn stopped(&self) {
+        let mut rx = self.shared.state.subscribe();
+        let _ = rx.wait_for(|s| s.phase == Phase::Stopped).await;
+    }
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.shared.state.borrow();
+        f.debug_struct("Handle")
+            .field("name", &self.shared.name)
+            .field("phase", &state.phase)
+            .field("addr", &state.addr)
+            .field("ready", &state.ready())
+            .finish()
+    }
+}

@@ -1,0 +1,208 @@
+//! `tern bench search`: a closed-loop gRPC load generator for the `Search` contract.
+//!
+//! Same model as the baseline harness's grpc-load (../shared/bench/grpc-load), so figures
+//! compare: N workers each keep one RPC in flight over C HTTP/2 connections, points are
+//! taken round-robin from one shared counter, RPCs during the warm-up are discarded and an
+//! RPC counts if it started and finished inside the measured window.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use hdrhistogram::Histogram;
+use tern_proto::search::search_client::SearchClient;
+use tern_proto::search::SearchRequest;
+use tokio::time::Instant;
+use tonic::transport::Channel;
+
+use crate::client;
+use crate::points::{self, QueryPoint};
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Load a search service with point queries and print QPS and latency percentiles.
+    Search(BenchSearchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchSearchArgs {
+    /// Address of the search service, HOST:PORT.
+    #[arg(long)]
+    target: String,
+    /// Workers, each keeping one RPC in flight.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Measured window in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Seconds of load before the window, not counted.
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
+    /// HTTP/2 connections the workers share.
+    #[arg(long, default_value_t = 1)]
+    connections: usize,
+    /// Query points: CSV with lat,lng columns or GeoJSON points (default: bundled cities).
+    #[arg(long)]
+    points: Option<PathBuf>,
+    /// SearchRequest.query sent with every point.
+    #[arg(long, default_value = "")]
+    query: String,
+    /// Per-RPC deadline in milliseconds; a timeout counts as an error.
+    #[arg(long, default_value_t = 5000)]
+    timeout_ms: u64,
+    /// Print one JSON line instead of a summary.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(command: BenchCommand) -> Result<()> {
+    match command {
+        BenchCommand::Search(args) => search(args).await,
+    }
+}
+
+struct Window {
+    start: Instant,
+    end: Instant,
+}
+
+struct WorkerTally {
+    latencies_us: Histogram<u64>,
+    ok: u64,
+    errors: BTreeMap<String, u64>,
+}
+
+fn histogram() -> Result<Histogram<u64>> {
+    // 1 µs to 60 s at 3 significant digits.
+    Histogram::new_with_bounds(1, 60_000_000, 3).context("latency histogram")
+}
+
+async fn search(args: BenchSearchArgs) -> Result<()> {
+    if args.concurrency == 0 || args.connections == 0 {
+        bail!("--concurrency and --connections must be at least 1");
+    }
+    if !(args.duration > 0.0 && args.warmup >= 0.0) {
+        bail!("--duration must be positive and --warmup not negative");
+    }
+    let points = Arc::new(points::load(args.points.as_deref())?);
+    let endpoint = client::endpoint(&args.target)?;
+    let mut channels = Vec::with_capacity(args.connections);
+    for _ in 0..args.connections {
+        channels.push(
+            endpoint
+                .connect()
+                .await
+                .with_context(|| format!("cannot reach the search service at {}", args.target))?,
+        );
+    }
+    let start = Instant::now() + Duration::from_secs_f64(args.warmup);
+    let window = Arc::new(Window {
+        start,
+        end: start + Duration::from_secs_f64(args.duration),
+    });
+    let next_point = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::with_capacity(args.concurrency);
+    for i in 0..args.concurrency {
+        let client = SearchClient::new(channels[i % channels.len()].clone());
+        workers.push(tokio::spawn(worker(
+            client,
+            points.clone(),
+            next_point.clone(),
+            args.query.clone(),
+            Duration::from_millis(args.timeout_ms),
+            window.clone(),
+        )));
+    }
+    let mut latencies_us = histogram()?;
+    let mut ok = 0;
+    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    for worker in workers {
+        let tally = worker.await.context("load worker failed")??;
+        latencies_us.add(&tally.latencies_us)?;
+        ok += tally.ok;
+        for (code, n) in tally.errors {
+            *errors.entry(code).or_default() += n;
+        }
+    }
+    let failed: u64 = errors.values().sum();
+    let qps = ok as f64 / args.duration;
+    let pct = |q: f64| latencies_us.value_at_quantile(q);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "rpc": "search", "target": args.target, "concurrency": args.concurrency,
+                "connections": args.connections, "duration_s": args.duration,
+                "warmup_s": args.warmup, "points": points.len(), "ok": ok,
+                "errors": failed, "qps": (qps * 10.0).round() / 10.0,
+                "p50_us": pct(0.5), "p90_us": pct(0.9), "p99_us": pct(0.99),
+                "max_us": latencies_us.max(),
+            })
+        );
+    } else {
+        println!(
+            "{ok} ok, {failed} failed in {:.1}s at concurrency {}: {qps:.0} QPS, \
+             p50 {} µs, p90 {} µs, p99 {} µs, max {} µs",
+            args.duration,
+            args.concurrency,
+            pct(0.5),
+            pct(0.9),
+            pct(0.99),
+            latencies_us.max()
+        );
+    }
+    if !errors.is_empty() {
+        eprintln!("errors by gRPC code: {errors:?}");
+    }
+    if ok == 0 {
+        bail!("no successful call in the measured window");
+    }
+    Ok(())
+}
+
+async fn worker(
+    mut client: SearchClient<Channel>,
+    points: Arc<Vec<QueryPoint>>,
+    next_point: Arc<AtomicUsize>,
+    query: String,
+    timeout: Duration,
+    window: Arc<Window>,
+) -> Result<WorkerTally> {
+    let mut tally = WorkerTally {
+        latencies_us: histogram()?,
+        ok: 0,
+        errors: BTreeMap::new(),
+    };
+    loop {
+        let sent = Instant::now();
+        if sent >= window.end {
+            return Ok(tally);
+        }
+        let point = points[next_point.fetch_add(1, Ordering::Relaxed) % points.len()];
+        let mut request = tonic::Request::new(SearchRequest {
+            query: query.clone(),
+            page_number: 1,
+            result_per_page: 10,
+            lat: point.lat,
+            lng: point.lng,
+        });
+        request.set_timeout(timeout);
+        let result = client.search(request).await;
+        let done = Instant::now();
+        if sent < window.start || done > window.end {
+            continue;
+        }
+        match result {
+            Ok(_) => {
+                tally.ok += 1;
+                let micros = u64::try_from(done.duration_since(sent).as_micros()).unwrap_or(u64::MAX);
+                tally.latencies_us.saturating_record(micros.max(1));
+            }
+            Err(status) => *tally.errors.entry(format!("{:?}", status.code())).or_default() += 1,
+        }
+    }
+}
