@@ -34,7 +34,7 @@
 //! let handle = service.handle();
 //! let store = config.service.store.clone();
 //! tokio::spawn(async move {
-//!     let address = handle.listening().await; // the real port, once bound
+//!     let _address = handle.listening().await; // Some(real address) once bound
 //!     load_index(&store).await;
 //!     handle.set_ready(true);
 //! });
@@ -56,3 +56,10 @@ pub use health::Phase;
 pub use logging::{init_logging, log_dispatch};
 pub use request::REQUEST_ID_HEADER;
 pub use service::{Handle, Service, ServiceBuilder};
+
+/// Serde adapters for config fields, so services read durations (`"10s"`, `"1m30s"`) and
+/// addresses with the same syntax and errors as the chassis' own keys:
+/// `#[serde(with = "tern_chassis::serde_with::duration")]`.
+pub mod serde_with {
+    pub use crate::config::fields::{duration, socket_addr};
+}

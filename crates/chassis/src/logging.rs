@@ -1,19 +1,5 @@
 //! Logging setup: `tracing` events as JSON lines (for machines) or pretty text (for
 //! people), written to stderr.
-//!
-//! # JSON line contract
-//!
-//! One object per event, keys in this order:
-//!
-//! | key | value |
-//! | --- | --- |
-//! | `timestamp` | RFC 3339, UTC, microseconds |
-//! | `level` | `TRACE` .. `ERROR` |
-//! | `target` | the module path (or the `log` target for `log` records) |
-//! | `service.name` | the name given to [`init_logging`] |
-//! | `message` | the event's message, when it has one |
-//! | event fields | as recorded (`address`, `error`, ...) |
-//! | span fields | from every enclosing span, innermost first wins: inside a call `request_id`, `method`, `path` |
 
 use std::{fmt, io::IsTerminal};
 
@@ -37,6 +23,20 @@ use crate::{Error, LogConfig, LogFormat};
 
 /// Installs the process-wide logger: `config.format` on stderr, filtered by
 /// `config.level`, every JSON line tagged with `service.name = service`.
+///
+/// # JSON line contract
+///
+/// One object per event, keys in this order:
+///
+/// | key | value |
+/// | --- | --- |
+/// | `timestamp` | RFC 3339, UTC, microseconds |
+/// | `level` | `TRACE` .. `ERROR` |
+/// | `target` | the module path (or the `log` target for `log` records) |
+/// | `service.name` | the name given to [`init_logging`] |
+/// | `message` | the event's message, when it has one |
+/// | event fields | as recorded (`address`, `error`, ...) |
+/// | span fields | from every enclosing span, innermost first wins: inside a call `request_id`, `method`, `path` |
 ///
 /// Safe to call more than once (tests, the `tern` CLI starting services in-process):
 /// when a logger is already installed this is a no-op. Fails only on an invalid level.
@@ -315,14 +315,18 @@ mod tests {
     #[test]
     fn level_directive_filters() {
         let capture = Capture::default();
-        let dispatch = log_dispatch(&json("warn,chassis_test=debug"), "s", capture.clone())
-            .unwrap();
+        let dispatch =
+            log_dispatch(&json("warn,chassis_test=debug"), "s", capture.clone()).unwrap();
         tracing::dispatcher::with_default(&dispatch, || {
             tracing::info!("dropped");
             tracing::warn!("kept");
             tracing::debug!(target: "chassis_test", "kept too");
         });
-        let messages: Vec<Value> = capture.lines().iter().map(|l| l["message"].clone()).collect();
+        let messages: Vec<Value> = capture
+            .lines()
+            .iter()
+            .map(|l| l["message"].clone())
+            .collect();
         assert_eq!(messages, ["kept", "kept too"]);
     }
 
@@ -336,12 +340,16 @@ mod tests {
         let dispatch = log_dispatch(&config, "s", capture.clone()).unwrap();
         tracing::dispatcher::with_default(&dispatch, || tracing::info!(port = 7, "hello"));
         let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-        assert!(text.contains("INFO") && text.contains("hello") && text.contains("port=7"), "{text}");
+        assert!(
+            text.contains("INFO") && text.contains("hello") && text.contains("port=7"),
+            "{text}"
+        );
     }
 
     #[test]
     fn init_twice_is_harmless_and_bad_levels_fail() {
-        init_logging(&json("info"), "a").unwrap();
+        // "error": the global logger must not make other tests' output noisy.
+        init_logging(&json("error"), "a").unwrap();
         init_logging(&json("debug"), "b").unwrap();
         assert!(init_logging(&json("x=loud"), "c").is_err());
     }

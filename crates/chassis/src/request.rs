@@ -89,6 +89,10 @@ mod tests {
         assert_eq!(pa, pb);
         assert_eq!(pa.len(), 12);
         assert_eq!((na, nb), ("1", "2"));
-        assert_ne!(RequestIds::new().prefix, ids.prefix, "a fresh random prefix");
+        assert_ne!(
+            RequestIds::new().prefix,
+            ids.prefix,
+            "a fresh random prefix"
+        );
     }
 }

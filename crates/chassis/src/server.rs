@@ -15,11 +15,7 @@ use std::{convert::Infallible, future::Future, io, time::Duration};
 use axum::{body::Body, Router};
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper_util::{
-    rt::TokioIo,
-    server::conn::auto,
-    service::TowerToHyperService,
-};
+use hyper_util::{rt::TokioIo, server::conn::auto, service::TowerToHyperService};
 use tokio::{
     net::{TcpListener, TcpStream},
     time::{timeout_at, Instant},
@@ -42,7 +38,11 @@ use crate::{
 /// How long to wait before accepting again after an error such as EMFILE.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-pub(crate) async fn serve<F>(service: Service, listener: TcpListener, shutdown: F) -> Result<(), Error>
+pub(crate) async fn serve<F>(
+    service: Service,
+    listener: TcpListener,
+    shutdown: F,
+) -> Result<(), Error>
 where
     F: Future<Output = ()> + Send,
 {
@@ -85,7 +85,10 @@ where
         let deadline = Instant::now() + shutdown_timeout;
         shared.set_phase(Phase::Draining);
         shared.health.publish(&state).await;
-        info!(timeout_ms = shutdown_timeout.as_millis() as u64, "shutting down");
+        info!(
+            timeout_ms = shutdown_timeout.as_millis() as u64,
+            "shutting down"
+        );
         for hook in hooks {
             if timeout_at(deadline, hook()).await.is_err() {
                 warn!("a shutdown hook did not finish within the shutdown timeout");
@@ -206,8 +209,10 @@ impl Connections {
         let drain = self.drain.clone();
         let abort = self.abort.clone();
         self.tracker.spawn(async move {
-            let connection = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
+            let connection = builder.serve_connection_with_upgrades(
+                TokioIo::new(stream),
+                TowerToHyperService::new(service),
+            );
             let mut connection = std::pin::pin!(connection);
             let result = tokio::select! {
                 result = connection.as_mut() => result,
@@ -332,13 +337,10 @@ mod tests {
         let dropped = Arc::new(AtomicBool::new(false));
         let guard = SetOnDrop(dropped.clone());
         // A stream task as hyper would spawn it: never finishes by itself.
-        hyper::rt::Executor::execute(
-            &*connections.builder_executor(),
-            async move {
-                let _guard = guard;
-                std::future::pending::<()>().await
-            },
-        );
+        hyper::rt::Executor::execute(&*connections.builder_executor(), async move {
+            let _guard = guard;
+            std::future::pending::<()>().await
+        });
         let start = Instant::now();
         connections.drain(start + Duration::from_secs(10)).await;
         assert_eq!(start.elapsed(), Duration::from_secs(10));

@@ -1,13 +1,7 @@
 //! The builder a service uses, the built `Service` that serves, and the cloneable
 //! `Handle` that controls it.
 
-use std::{
-    convert::Infallible,
-    future::Future,
-    net::SocketAddr,
-    sync::Arc,
-    time::Duration,
-};
+use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     body::Body,
@@ -99,7 +93,9 @@ impl ServiceBuilder {
             detail,
         };
         if self.name.is_empty() || self.name.len() > 63 {
-            return Err(invalid("the name must be 1 to 63 characters long".to_owned()));
+            return Err(invalid(
+                "the name must be 1 to 63 characters long".to_owned(),
+            ));
         }
         if !self
             .name
@@ -118,6 +114,7 @@ impl ServiceBuilder {
         let (reporter, health_server) = tonic_health::server::health_reporter();
         let mut names = vec![String::new(), self.name.clone()];
         names.extend(self.grpc_names.iter().map(|n| n.to_string()));
+        names.push(tonic_health::pb::health_server::SERVICE_NAME.to_owned());
         let health = GrpcHealth::new(reporter, names);
         let (state, state_rx) = watch::channel(State::new(self.ready_when_told));
 
@@ -209,7 +206,14 @@ impl Service {
     }
 
     /// Serves on `listener` until `shutdown` completes or [`Handle::shutdown`] is
-    /// called, then shuts down gracefully (see the crate docs) and returns `Ok`.
+    /// called, then shuts down gracefully and returns `Ok`:
+    ///
+    /// 1. readiness and gRPC health flip to not-ready / NOT_SERVING;
+    /// 2. `on_shutdown` hooks run, in order (connections are still accepted);
+    /// 3. the listener is closed: new connections are refused;
+    /// 4. open connections are asked to finish (HTTP/2 GOAWAY, HTTP/1 close after the
+    ///    current response) and in-flight calls drain;
+    /// 5. whatever still runs `shutdown_timeout` after the trigger is aborted.
     pub async fn serve<F>(self, listener: TcpListener, shutdown: F) -> Result<(), Error>
     where
         F: Future<Output = ()> + Send,

@@ -9,20 +9,25 @@ use serde::{de, Deserializer, Serializer};
 /// Parses `"10s"`, `"500ms"`, `"1m30s"`, `"2h"`: one or more `<integer><unit>` with unit
 /// one of `ns`, `us`, `ms`, `s`, `m`, `h`, `d`. No spaces, no fractions.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let invalid = || format!("invalid duration {text:?}: expected e.g. \"10s\", \"500ms\", \"1m30s\"");
+    let invalid =
+        || format!("invalid duration {text:?}: expected e.g. \"10s\", \"500ms\", \"1m30s\"");
     if text.is_empty() {
         return Err(invalid());
     }
     let mut total = Duration::ZERO;
     let mut rest = text;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(invalid());
         }
         let value: u64 = rest[..digits].parse().map_err(|_| invalid())?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let nanos_per_unit: u64 = match &rest[..unit_len] {
             "ns" => 1,
             "us" | "µs" => 1_000,
@@ -59,6 +64,8 @@ pub(crate) fn format_duration(d: Duration) -> String {
     if nanos == 0 {
         return "0s".to_owned();
     }
+    // `u128::is_multiple_of` needs Rust 1.87; the workspace supports 1.85.
+    #[allow(clippy::manual_is_multiple_of)]
     let (per, unit) = UNITS
         .iter()
         .find(|(per, _)| nanos % per == 0)
@@ -92,14 +99,14 @@ impl<'de, T, F: FnOnce(&str) -> Result<T, String>> de::Visitor<'de> for StrVisit
     }
 }
 
-pub(crate) mod duration {
+pub mod duration {
     use super::*;
 
-    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format_duration(*d))
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         d.deserialize_str(StrVisitor {
             expecting: "a duration string such as \"10s\" or \"500ms\"",
             parse: parse_duration,
@@ -107,14 +114,14 @@ pub(crate) mod duration {
     }
 }
 
-pub(crate) mod socket_addr {
+pub mod socket_addr {
     use super::*;
 
-    pub(crate) fn serialize<S: Serializer>(a: &SocketAddr, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(a: &SocketAddr, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(a)
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
         d.deserialize_str(StrVisitor {
             expecting: "a socket address string IP:PORT",
             parse: parse_socket_addr,
@@ -141,7 +148,16 @@ mod tests {
 
     #[test]
     fn bad_durations_name_the_expected_form() {
-        for bad in ["", "10", "s", "10 s", "1.5s", "10sec", "-1s", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "10",
+            "s",
+            "10 s",
+            "1.5s",
+            "10sec",
+            "-1s",
+            "99999999999999999999d",
+        ] {
             let err = parse_duration(bad).unwrap_err();
             assert_eq!(
                 err,
@@ -152,7 +168,9 @@ mod tests {
 
     #[test]
     fn durations_round_trip() {
-        for text in ["10s", "500ms", "2m", "1h", "1d", "1500ms", "3us", "7ns", "0s", "61s"] {
+        for text in [
+            "10s", "500ms", "2m", "1h", "1d", "1500ms", "3us", "7ns", "0s", "61s",
+        ] {
             let d = parse_duration(text).unwrap();
             assert_eq!(format_duration(d), text);
         }

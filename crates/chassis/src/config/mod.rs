@@ -1,35 +1,7 @@
 //! Typed, validated configuration: `defaults < config file (TOML) < TERN_* environment`.
-//!
-//! # File format
-//!
-//! One TOML table. The chassis keys and the service's own keys live side by side at the
-//! top level (the service's struct must not reuse the chassis names `listen`,
-//! `shutdown_timeout`, `log`):
-//!
-//! ```toml
-//! listen = "0.0.0.0:7000"          # IP:PORT; default "127.0.0.1:0" (any free port)
-//! shutdown_timeout = "10s"         # humantime-style: "500ms", "1m30s"; default "10s"
-//!
-//! [log]
-//! format = "json"                  # "json" (default) or "pretty"
-//! level = "info,search=debug"      # tracing EnvFilter directive; default "info"
-//!
-//! # the service's own keys, e.g.
-//! store = "postgres://localhost/tern"
-//! ```
-//!
-//! A key in the file that neither the chassis nor the service knows is an error (typo
-//! protection).
-//!
-//! # Environment
-//!
-//! `TERN_<KEY>` overrides the key, `__` separates nesting levels and names are
-//! case-insensitive: `TERN_LISTEN=127.0.0.1:7000`, `TERN_LOG__LEVEL=debug`,
-//! `TERN_STORE=postgres://...`. Values are read like TOML scalars (`10` is a number,
-//! `true` a boolean, `"10"` a string). `TERN_*` variables that no config key matches
-//! (`TERN_DATA_DIR`, `TERN_REGISTRY`, ...) are ignored: they belong to other tools.
+//! The format and the environment rules are documented on [`load_config`].
 
-mod fields;
+pub(crate) mod fields;
 mod source;
 
 use std::{net::SocketAddr, path::Path, time::Duration};
@@ -124,7 +96,36 @@ pub struct Config<T> {
 /// Loads `defaults < file < TERN_* environment` from the process environment.
 ///
 /// `T::default()` supplies the service's defaults (hence `Serialize`). `file`, when
-/// given, must exist. See the [module docs](self) for the format.
+/// given, must exist. Errors say where the bad value came from, its key and the
+/// expected form: `config file tern-search.toml: listen: invalid socket address
+/// "127.0.0.1": expected IP:PORT, ...`, `environment variable TERN_LOG__LEVEL: ...`.
+///
+/// # File format
+///
+/// One TOML table. The chassis keys and the service's own keys live side by side at the
+/// top level (the service's struct must not reuse the chassis names `listen`,
+/// `shutdown_timeout`, `log`):
+///
+/// ```toml
+/// listen = "0.0.0.0:7000"          # IP:PORT; default "127.0.0.1:0" (any free port)
+/// shutdown_timeout = "10s"         # humantime-style: "500ms", "1m30s"; default "10s"
+/// store = "postgres://localhost/tern"   # the service's own keys, e.g. search's store
+///
+/// [log]
+/// format = "json"                  # "json" (default) or "pretty"
+/// level = "info,search=debug"      # tracing EnvFilter directive; default "info"
+/// ```
+///
+/// A key in the file that neither the chassis nor the service knows is an error (typo
+/// protection).
+///
+/// # Environment
+///
+/// `TERN_<KEY>` overrides the key, `__` separates nesting levels and the part after
+/// `TERN_` is case-insensitive: `TERN_LISTEN=127.0.0.1:7000`, `TERN_LOG__LEVEL=debug`,
+/// `TERN_STORE=postgres://...`. Values are read like TOML scalars (`10` is a number,
+/// `true` a boolean, `"10"` a string). `TERN_*` variables that no config key matches
+/// (`TERN_DATA_DIR`, `TERN_REGISTRY`, ...) are ignored: they belong to other tools.
 pub fn load_config<T>(file: Option<&Path>) -> Result<Config<T>, Error>
 where
     T: DeserializeOwned + Serialize + Default,
@@ -141,9 +142,16 @@ where
     T: DeserializeOwned + Serialize + Default,
     I: IntoIterator<Item = (String, String)>,
 {
-    let mut figment = Figment::new()
-        .merge(Serialized::defaults(ChassisConfig::default()))
-        .merge(Serialized::defaults(T::default()));
+    let service_defaults = T::default();
+    // `T = ()`: a service without keys of its own, nothing to merge or read.
+    let has_keys = !matches!(
+        figment::value::Value::serialize(&service_defaults),
+        Ok(figment::value::Value::Empty(..))
+    );
+    let mut figment = Figment::new().merge(Serialized::defaults(ChassisConfig::default()));
+    if has_keys {
+        figment = figment.merge(Serialized::defaults(&service_defaults));
+    }
     if let Some(path) = file {
         if !path.exists() {
             return Err(Error::ConfigFileNotFound {
@@ -155,9 +163,13 @@ where
     figment = figment.merge(EnvVars::new(env));
 
     let chassis: ChassisConfig = figment.extract().map_err(|e| render_error(e, file))?;
-    let service: T = figment.extract().map_err(|e| render_error(e, file))?;
+    let service: T = if has_keys {
+        figment.extract().map_err(|e| render_error(e, file))?
+    } else {
+        service_defaults
+    };
     if let Some(path) = file {
-        check_unknown_keys::<T>(&figment, path)?;
+        check_unknown_keys::<T>(&figment, path, has_keys)?;
     }
     chassis.check().map_err(|(key, detail)| {
         let path: Vec<String> = key.split('.').map(str::to_owned).collect();

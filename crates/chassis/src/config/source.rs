@@ -85,7 +85,34 @@ pub(super) fn render_error(error: figment::Error, file: Option<&Path>) -> Error 
             detail: "invalid configuration".to_owned(),
         };
     };
-    config_error(first.metadata.as_ref(), &first.path, file, first.kind.to_string())
+    config_error(
+        first.metadata.as_ref(),
+        &first.path,
+        file,
+        describe(&first.kind),
+    )
+}
+
+/// figment's own wording, except where it garbles the expected values.
+fn describe(kind: &figment::error::Kind) -> String {
+    use figment::error::Kind;
+    let one_of = |expected: &[&str]| {
+        let quoted: Vec<String> = expected.iter().map(|e| format!("{e:?}")).collect();
+        match quoted.as_slice() {
+            [] => "nothing".to_owned(),
+            [one] => one.clone(),
+            [init @ .., last] => format!("one of {}, {last}", init.join(", ")),
+        }
+    };
+    match kind {
+        Kind::UnknownVariant(found, expected) => {
+            format!("unknown value {found:?}: expected {}", one_of(expected))
+        }
+        Kind::UnknownField(found, expected) => {
+            format!("unknown key {found:?}: expected {}", one_of(expected))
+        }
+        other => other.to_string(),
+    }
 }
 
 pub(super) fn config_error(
@@ -125,22 +152,27 @@ pub(super) fn config_error(
 pub(super) fn check_unknown_keys<T: DeserializeOwned>(
     figment: &Figment,
     file: &Path,
+    service_has_keys: bool,
 ) -> Result<(), Error> {
     let Ok(merged) = figment.extract::<Value>() else {
         return Ok(());
     };
     let by_chassis = ignored_paths::<ChassisConfig>(&merged);
-    let by_service = ignored_paths::<T>(&merged);
+    let by_service = match (&merged, service_has_keys) {
+        (_, true) => ignored_paths::<T>(&merged),
+        (Value::Dict(_, top), false) => top.keys().map(|k| vec![k.clone()]).collect(),
+        (_, false) => Vec::new(),
+    };
     // A key is unknown when both sides ignore it, or one ignores the whole table it
     // sits in (the chassis ignores `store`, the service ignores `log` and so `log.x`).
     let mut unknown: Vec<&Vec<String>> = by_chassis
         .iter()
         .filter(|a| by_service.iter().any(|b| a.starts_with(b)))
-        .chain(
-            by_service
+        .chain(by_service.iter().filter(|b| {
+            by_chassis
                 .iter()
-                .filter(|b| by_chassis.iter().any(|a| b.starts_with(a) && a.len() < b.len())),
-        )
+                .any(|a| b.starts_with(a) && a.len() < b.len())
+        }))
         .filter(|p| {
             let md = figment.find_metadata(&p.join("."));
             md.and_then(|md| md.source.as_ref()?.file_path()).is_some()
@@ -151,7 +183,10 @@ pub(super) fn check_unknown_keys<T: DeserializeOwned>(
     if unknown.is_empty() {
         return Ok(());
     }
-    let names: Vec<String> = unknown.iter().map(|p| format!("{:?}", p.join("."))).collect();
+    let names: Vec<String> = unknown
+        .iter()
+        .map(|p| format!("{:?}", p.join(".")))
+        .collect();
     let plural = if names.len() == 1 { "" } else { "s" };
     Err(Error::Config {
         origin: format!("config file {}", file.display()),

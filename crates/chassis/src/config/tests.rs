@@ -78,9 +78,15 @@ fn file_overrides_defaults() {
     assert_eq!(config.chassis.listen.to_string(), "0.0.0.0:7000");
     assert_eq!(config.chassis.shutdown_timeout, Duration::from_millis(500));
     assert_eq!(config.chassis.log.format, LogFormat::Pretty);
-    assert_eq!(config.chassis.log.level, "info", "untouched keys keep defaults");
+    assert_eq!(
+        config.chassis.log.level, "info",
+        "untouched keys keep defaults"
+    );
     assert_eq!(config.service.store, "sqlite:geo.db");
-    assert_eq!(config.service.replica.as_deref(), Some("postgres://replica"));
+    assert_eq!(
+        config.service.replica.as_deref(),
+        Some("postgres://replica")
+    );
     assert_eq!(config.service.cache.size, 64);
 }
 
@@ -113,7 +119,11 @@ fn env_overrides_file() {
     .unwrap();
     assert_eq!(config.chassis.listen.to_string(), "[::1]:7001");
     assert_eq!(config.chassis.log.level, "debug,hyper=info");
-    assert_eq!(config.chassis.log.format, LogFormat::Pretty, "from the file");
+    assert_eq!(
+        config.chassis.log.format,
+        LogFormat::Pretty,
+        "from the file"
+    );
     assert_eq!(config.service.store, "postgres://db/tern");
     assert_eq!(config.service.cache.size, 128);
 }
@@ -144,7 +154,7 @@ fn bad_value_in_file_names_file_key_and_form() {
     assert_eq!(
         load_err(Some(&f.path), &[]),
         format!(
-            "config file {}: log.format: unknown variant: found `xml`, expected `json` or `pretty`",
+            "config file {}: log.format: unknown value \"xml\": expected one of \"json\", \"pretty\"",
             f.path.display()
         )
     );
@@ -200,7 +210,11 @@ fn unknown_keys_in_the_file_are_errors() {
     );
     // ... but not in the environment, where other tools' variables live.
     let f = file("store = \"x\"\n");
-    assert!(load(Some(&f.path), &[("TERN_STROE", "x"), ("TERN_LOG__LEVLE", "x")]).is_ok());
+    assert!(load(
+        Some(&f.path),
+        &[("TERN_STROE", "x"), ("TERN_LOG__LEVLE", "x")]
+    )
+    .is_ok());
 }
 
 #[test]
@@ -236,4 +250,26 @@ fn validate_checks_configs_built_in_code() {
         .unwrap_err()
         .to_string()
         .starts_with("config: log.level: invalid log filter"));
+}
+
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+struct NoServiceKeys {}
+
+#[test]
+fn services_without_their_own_keys() {
+    let f = file("listen = \"127.0.0.1:7000\"\n");
+    let config = load_config_from::<NoServiceKeys, _>(Some(&f.path), env(&[])).unwrap();
+    assert_eq!(config.chassis.listen.port(), 7000);
+    let config = load_config_from::<(), _>(Some(&f.path), env(&[])).unwrap();
+    assert_eq!(config.chassis.listen.port(), 7000);
+}
+
+#[test]
+fn unknown_keys_without_service_keys() {
+    let f = file("listen = \"127.0.0.1:7000\"\nstore = \"x\"\n");
+    let err = load_config_from::<(), _>(Some(&f.path), env(&[])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("config file {}: unknown key \"store\"", f.path.display())
+    );
 }

@@ -5,7 +5,11 @@ async fn grpc_health_reports_overall_name_and_services() {
     let running = start(TestSearch::default().builder()).await;
     let channel = running.channel().await;
     for name in ["", "search-service", "Search", "grpc.health.v1.Health"] {
-        assert_eq!(grpc_health(&channel, name).await, ServingStatus::Serving, "{name:?}");
+        assert_eq!(
+            grpc_health(&channel, name).await,
+            ServingStatus::Serving,
+            "{name:?}"
+        );
     }
     let unknown = tonic_health::pb::health_client::HealthClient::new(channel)
         .check(tonic_health::pb::HealthCheckRequest {
@@ -26,9 +30,16 @@ async fn readiness_is_controlled_through_the_handle() {
     assert!(!handle.is_ready());
     let readyz = running.get("/readyz").await;
     assert_eq!((readyz.status, readyz.body.as_str()), (503, "not ready"));
-    assert_eq!(running.get("/healthz").await.status, 200, "alive all the same");
+    assert_eq!(
+        running.get("/healthz").await.status,
+        200,
+        "alive all the same"
+    );
     assert_eq!(grpc_health(&channel, "").await, ServingStatus::NotServing);
-    assert_eq!(grpc_health(&channel, "search-service").await, ServingStatus::NotServing);
+    assert_eq!(
+        grpc_health(&channel, "search-service").await,
+        ServingStatus::NotServing
+    );
 
     handle.set_ready(true);
     assert!(handle.is_ready());

@@ -31,12 +31,20 @@ async fn grpc_request_ids_are_echoed_or_generated() {
         .insert("x-request-id", "grpc-7".parse().unwrap());
     let response = client.search(request).await.unwrap();
     assert_eq!(
-        response.metadata().get("x-request-id").unwrap().to_str().unwrap(),
+        response
+            .metadata()
+            .get("x-request-id")
+            .unwrap()
+            .to_str()
+            .unwrap(),
         "grpc-7"
     );
 
     let response = client.search(SearchRequest::default()).await.unwrap();
-    let generated = response.metadata().get("x-request-id").expect("generated id");
+    let generated = response
+        .metadata()
+        .get("x-request-id")
+        .expect("generated id");
     assert!(!generated.is_empty());
     running.stop().await;
 }

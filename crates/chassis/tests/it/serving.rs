@@ -24,7 +24,10 @@ async fn grpc_and_http1_share_one_port() {
     assert_eq!((missing.status, missing.body.as_str()), (404, "not found"));
 
     // gRPC is still fine on the connection opened before the HTTP calls.
-    assert_eq!(grpc_health(&channel, "Search").await, ServingStatus::Serving);
+    assert_eq!(
+        grpc_health(&channel, "Search").await,
+        ServingStatus::Serving
+    );
     running.stop().await;
 }
 
@@ -70,5 +73,9 @@ async fn run_reports_a_failed_bind() {
             .starts_with(&format!("cannot listen on {}: ", config.listen)),
         "{err}"
     );
-    assert_eq!(handle.listening().await, None, "waiters are not left hanging");
+    assert_eq!(
+        handle.listening().await,
+        None,
+        "waiters are not left hanging"
+    );
 }

@@ -46,7 +46,10 @@ async fn not_ready_first_then_hooks_in_order_while_still_accepting() {
     assert_eq!(running.get("/readyz").await.status, 503);
     assert_eq!(running.get("/healthz").await.status, 200);
     assert_eq!(running.grpc_health("").await, ServingStatus::NotServing);
-    assert_eq!(running.grpc_health("search-service").await, ServingStatus::NotServing);
+    assert_eq!(
+        running.grpc_health("search-service").await,
+        ServingStatus::NotServing
+    );
     assert_eq!(*order.lock().unwrap(), ["first"]);
 
     hook_release.notify_one();
@@ -84,7 +87,7 @@ async fn drain_timeout_aborts_calls_that_take_longer() {
     let search = TestSearch::default();
     let mut config = config();
     config.shutdown_timeout = Duration::from_millis(200);
-    let mut running = start_with(search.builder(), &config).await;
+    let running = start_with(search.builder(), &config).await;
     let mut client = search_client(&running.channel().await);
     let call = tokio::spawn(async move { client.search(block()).await });
     search.started.notified().await;

@@ -35,6 +35,12 @@
 //! plane: a polygon with an edge along latitude -90 contains a point at -89.9 but not a
 //! point exactly at -90 (it is on the boundary).
 //!
+//! # Requests
+//! [`Query::from_request`] validates the raw proto fields. proto3 cannot tell 0 from
+//! unset, so a non-empty query with `lat == 0 && lng == 0` searches by name only; an
+//! empty query is always a point search, even at (0, 0). Page numbers are 1-based (0
+//! means 1) and a page size of 0 means [`DEFAULT_PER_PAGE`].
+//!
 //! # Text and ranking
 //! See [`normalize_name`] for how names and queries are compared and [`Catalog::rank`]
 //! for ordering and paging. Areas ([`planar_area`]) are planar degrees², the same measure

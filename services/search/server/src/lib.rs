@@ -1,1 +1,99 @@
-//! stub
+//! The geo search service: the `Search` gRPC API (`proto/search.proto`) over the engine,
+//! fed from a feature store, on the tern chassis.
+//!
+//! Start-up: open the store, import the bundled Natural Earth data if the embedded store is
+//! empty, build the dataset snapshot, then serve. While serving, the store's dataset
+//! version is polled and a changed dataset is rebuilt off the request path and swapped in.
+
+mod api;
+mod bundled;
+mod config;
+mod dataset;
+
+use std::sync::Arc;
+
+use search_store::{Store, StoreUrl};
+use tern_chassis::{Handle, Service};
+use tern_proto::search::search_server::SearchServer;
+use tokio::net::TcpListener;
+
+pub use api::SearchApi;
+pub use config::{QueryMode, SearchConfig};
+pub use dataset::Dataset;
+
+/// The name the service logs and (later) registers under.
+pub const SERVICE_NAME: &str = "search-service";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid search configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Store(#[from] search_store::Error),
+    #[error(transparent)]
+    Chassis(#[from] tern_chassis::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Config = tern_chassis::Config<SearchConfig>;
+
+pub struct SearchService {
+    service: Service,
+    dataset: Arc<Dataset>,
+    config: SearchConfig,
+}
+
+impl SearchService {
+    /// Opens the store, loads the dataset and builds the server. Fails on an invalid
+    /// configuration or an unreachable store; nothing is served then.
+    pub async fn build(config: &Config) -> Result<Self, Error> {
+        config.service.validate()?;
+        let url = config.service.store_url()?;
+        let store = Store::open(&url).await?;
+        if config.service.import_bundled && matches!(url, StoreUrl::Sqlite(_)) {
+            bundled::import_if_empty(&store).await?;
+        }
+        let dataset = Arc::new(Dataset::load(store, config.service.query_mode).await?);
+        tracing::info!(store = %url, features = dataset.len(), mode = ?config.service.query_mode, "dataset loaded");
+        let service = Service::builder(SERVICE_NAME)
+            .grpc(SearchServer::new(SearchApi::new(dataset.clone())))
+            .build(&config.chassis)?;
+        Ok(Self {
+            service,
+            dataset,
+            config: config.service.clone(),
+        })
+    }
+
+    pub fn handle(&self) -> Handle {
+        self.service.handle()
+    }
+
+    pub fn dataset(&self) -> Arc<Dataset> {
+        self.dataset.clone()
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then shuts down gracefully.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<(), Error> {
+        self.spawn_reloader();
+        Ok(self.service.serve(listener, shutdown).await?)
+    }
+
+    /// Binds the configured address and serves until SIGINT/SIGTERM.
+    pub async fn run(self) -> Result<(), Error> {
+        self.spawn_reloader();
+        Ok(self.service.run().await?)
+    }
+
+    fn spawn_reloader(&self) {
+        let dataset = self.dataset.clone();
+        let handle = self.service.handle();
+        let interval = self.config.reload_interval;
+        tokio::spawn(async move { dataset.watch(interval, handle.stopped()).await });
+    }
+}

@@ -39,9 +39,10 @@ impl GeoJsonSource {
             path: path.to_owned(),
             cause,
         })?;
-        let name = path
-            .file_name()
-            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         Ok(GeoJsonSource::new(name, file))
     }
 
@@ -111,6 +112,25 @@ pub struct ImportReport {
     pub elapsed: Duration,
 }
 
+impl ImportReport {
+    pub(crate) fn log(&self, store: &'static str) {
+        tracing::info!(
+            store,
+            source = %self.source_name,
+            features_read = self.features_read,
+            imported = self.imported,
+            updated = self.updated,
+            invalid = self.invalid.len(),
+            version = self.version,
+            elapsed_ms = self.elapsed.as_millis() as u64,
+            "import finished"
+        );
+        for feature in &self.invalid {
+            tracing::warn!(store, source = %self.source_name, "skipped {feature}");
+        }
+    }
+}
+
 /// A feature that was skipped (or, with `strict`, aborted the import).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidFeature {
@@ -152,7 +172,6 @@ pub(crate) struct Batch {
     /// No features follow: the batch that bumps the dataset version.
     pub last: bool,
 }
-
 
 /// Validates one feature (a JSON value from the `features` array) into a record.
 pub(crate) fn prepare(
@@ -323,7 +342,11 @@ mod tests {
         let bad = json!({"type": "Feature", "properties": {"name": "X"},
             "geometry": {"type": "Polygon", "coordinates": [[["a", 0]]]}});
         let err = prepare(bad, 2, &opts, "s").unwrap_err();
-        assert!(err.reason.starts_with("not a GeoJSON Feature"), "{}", err.reason);
+        assert!(
+            err.reason.starts_with("not a GeoJSON Feature"),
+            "{}",
+            err.reason
+        );
         let mut goias = feature(json!({"name": "Goiás"}));
         goias["geometry"]["coordinates"][0] = json!([[0, 0], [1, 0], [0, 0]]);
         assert_eq!(

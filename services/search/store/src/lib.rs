@@ -27,8 +27,7 @@ use geo_types::MultiPolygon;
 
 pub use error::Error;
 pub use import::{
-    GeoJsonSource, ImportOptions, ImportProgress, ImportReport, InvalidFeature,
-    DEFAULT_NAME_FIELDS,
+    GeoJsonSource, ImportOptions, ImportProgress, ImportReport, InvalidFeature, DEFAULT_NAME_FIELDS,
 };
 pub use postgis::PostgisStore;
 pub use sqlite::SqliteStore;
@@ -101,5 +100,27 @@ impl Store {
             Store::Postgis(store) => Some(store),
             Store::Sqlite(_) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The service keeps stores in shared state and spawns imports: all of it must be Send.
+    #[allow(dead_code)]
+    fn handles_and_futures_are_send(store: &Store, source: GeoJsonSource) {
+        fn handle<T: Send + Sync + Clone + 'static>(_: &T) {}
+        fn future<T: std::future::Future + Send>(_: T) {}
+        fn error<T: std::error::Error + Send + Sync + 'static>() {}
+        handle(store);
+        future(store.import(source, ImportOptions::default(), |_| {}));
+        future(store.version());
+        future(store.load_features());
+        if let Some(postgis) = store.as_postgis() {
+            future(postgis.containing(0.0, 0.0));
+            future(postgis.catalog());
+        }
+        error::<Error>();
     }
 }

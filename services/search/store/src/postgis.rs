@@ -18,13 +18,15 @@ use crate::error::chain;
 use crate::import::{check_options, Record, Tally};
 use crate::reader::read_batches;
 use crate::url::redact;
-use crate::{geometry, Error, GeoJsonSource, ImportOptions, ImportProgress, ImportReport};
 use crate::StoredFeature;
+use crate::{geometry, Error, GeoJsonSource, ImportOptions, ImportProgress, ImportReport};
 
 /// Connections kept open: the database mode runs `containing()` per request at concurrency 32;
 /// a request waits for a free connection beyond this.
 const POOL_SIZE: usize = 16;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a query waits for a free connection before failing.
+const POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// `pg_advisory_xact_lock` key ("tern") serializing schema creation and id allocation between
 /// concurrent imports.
 const IMPORT_LOCK: i64 = 0x7465_726e;
@@ -119,6 +121,8 @@ impl PostgisStore {
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT_TIMEOUT))
+            .create_timeout(Some(CONNECT_TIMEOUT))
             .build()
             .map_err(|e| Error::Connect {
                 url: redacted.clone(),
@@ -202,7 +206,13 @@ impl PostgisStore {
         let rows = self.query_thing(sql, &[], "read the catalog").await?;
         let fail = self.error("read the catalog");
         rows.iter()
-            .map(|row| Ok((row.try_get(0).map_err(&fail)?, row.try_get(1).map_err(&fail)?, row.try_get(2).map_err(&fail)?)))
+            .map(|row| {
+                Ok((
+                    row.try_get(0).map_err(&fail)?,
+                    row.try_get(1).map_err(&fail)?,
+                    row.try_get(2).map_err(&fail)?,
+                ))
+            })
             .collect()
     }
 
@@ -216,7 +226,9 @@ impl PostgisStore {
             .query_thing(sql, &[&lng, &lat], "find the features containing a point")
             .await?;
         let fail = self.error("find the features containing a point");
-        rows.iter().map(|row| row.try_get(0).map_err(&fail)).collect()
+        rows.iter()
+            .map(|row| row.try_get(0).map_err(&fail))
+            .collect()
     }
 
     /// Imports a FeatureCollection; see [`crate::Store::import`]. Creates `thing` (SRID 4326)
@@ -236,12 +248,14 @@ impl PostgisStore {
 
         // Parsing is blocking work: it runs on its own thread, a couple of batches ahead.
         let (batch_tx, mut batch_rx) = mpsc::channel(2);
-        let cancelled = Error::Cancelled {
-            source_name: source_name.clone(),
-        };
         let parser = tokio::task::spawn_blocking(move || {
+            let name = source.name().to_owned();
             let sent = read_batches(source, &options, |batch| {
-                batch_tx.blocking_send(Ok(batch)).map_err(|_| cancelled)
+                batch_tx
+                    .blocking_send(Ok(batch))
+                    .map_err(|_| Error::Cancelled {
+                        source_name: name.clone(),
+                    })
             });
             if let Err(e) = sent {
                 // Fails only if the import is gone already.
@@ -291,10 +305,10 @@ impl PostgisStore {
             }
         };
         drop(batch_rx);
-        parser
-            .await
-            .map_err(|e| Error::task("GeoJSON reader", e))?;
-        Ok(tally.report(source_name, version, started.elapsed()))
+        parser.await.map_err(|e| Error::task("GeoJSON reader", e))?;
+        let report = tally.report(source_name, version, started.elapsed());
+        report.log("postgis");
+        Ok(report)
     }
 
     /// Creates missing tables; returns the SRID to write geometries in.
@@ -324,11 +338,7 @@ impl PostgisStore {
             tx.batch_execute(CREATE_THING).await.map_err(&fail)?;
         }
         tx.batch_execute(CREATE_TERN_TABLES).await.map_err(&fail)?;
-        let srid: i32 = tx
-            .query_one(COLUMN_SRID, &[])
-            .await
-            .map_err(&fail)?
-            .get(0);
+        let srid: i32 = tx.query_one(COLUMN_SRID, &[]).await.map_err(&fail)?.get(0);
         tx.commit().await.map_err(&fail)?;
         Ok(srid)
     }

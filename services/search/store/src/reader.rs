@@ -13,7 +13,9 @@
 use std::fmt;
 use std::io::BufReader;
 
-use serde::de::{self, DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use serde_json::Value as Json;
 
 use crate::import::{prepare, Batch, GeoJsonSource, ImportOptions, InvalidFeature};
@@ -212,7 +214,11 @@ mod tests {
     }
 
     /// (records, invalid, last) per batch, or the error message.
-    fn read(text: &str, batch_size: usize, strict: bool) -> Result<Vec<(usize, usize, bool)>, String> {
+    fn read(
+        text: &str,
+        batch_size: usize,
+        strict: bool,
+    ) -> Result<Vec<(usize, usize, bool)>, String> {
         let options = ImportOptions {
             batch_size,
             strict,
@@ -266,17 +272,22 @@ mod tests {
         );
         assert_eq!(
             read(&text, 10, false),
-            Err("t.json: malformed GeoJSON at line 2, column 21 (feature 1): key must be a string".into())
+            Err(
+                "t.json: malformed GeoJSON at line 2, column 21 (feature 1): key must be a string"
+                    .into()
+            )
         );
         let truncated = &collection(&[feature("a")])[..60];
-        assert!(read(truncated, 10, false).unwrap_err().contains("(feature 0): EOF while parsing"));
+        assert!(read(truncated, 10, false)
+            .unwrap_err()
+            .contains("(feature 0): EOF while parsing"));
         assert_eq!(
             read("", 10, false),
             Err("t.json: malformed GeoJSON at line 1, column 0: EOF while parsing a value".into())
         );
         assert_eq!(
             read(r#"{"type": "Feature"}"#, 10, false),
-            Err("t.json: malformed GeoJSON at line 1, column 18: type is \"Feature\", expected \"FeatureCollection\"".into())
+            Err("t.json: malformed GeoJSON at line 1, column 19: type is \"Feature\", expected \"FeatureCollection\"".into())
         );
         assert_eq!(
             read("{}", 10, false),
@@ -289,7 +300,7 @@ mod tests {
 
     #[test]
     fn strict_stops_at_the_first_invalid_feature() {
-        let text = collection(&[feature("ok"), json!({"type": "Feature"}), feature("never")]);
+        let text = collection(&[feature("ok"), feature(""), feature("never")]);
         let err = read(&text, 1, true).unwrap_err();
         assert_eq!(
             err,
@@ -303,10 +314,19 @@ mod tests {
         let three: Vec<Json> = (0..3).map(|i| feature(&i.to_string())).collect();
         let source = GeoJsonSource::new("t.json", std::io::Cursor::new(collection(&three)));
         let mut calls = 0;
-        let err = read_batches(source, &ImportOptions { batch_size: 1, ..ImportOptions::default() }, |_| {
-            calls += 1;
-            Err(Error::Cancelled { source_name: "t.json".into() })
-        })
+        let err = read_batches(
+            source,
+            &ImportOptions {
+                batch_size: 1,
+                ..ImportOptions::default()
+            },
+            |_| {
+                calls += 1;
+                Err(Error::Cancelled {
+                    source_name: "t.json".into(),
+                })
+            },
+        )
         .unwrap_err();
         assert!(matches!(err, Error::Cancelled { .. }));
         assert_eq!(calls, 1);

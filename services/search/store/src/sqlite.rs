@@ -10,8 +10,8 @@ use tokio::sync::mpsc;
 
 use crate::import::{check_options, Record, Tally};
 use crate::reader::read_batches;
-use crate::{geometry, Error, GeoJsonSource, ImportOptions, ImportProgress, ImportReport};
 use crate::StoredFeature;
+use crate::{geometry, Error, GeoJsonSource, ImportOptions, ImportProgress, ImportReport};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS feature (
@@ -50,8 +50,10 @@ impl SqliteStore {
             let conn = connect(&path, flags)?;
             let fail = sqlite_error(&path, "create the schema");
             // WAL is a property of the file, set once here.
-            conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get::<_, String>(0))
-                .map_err(&fail)?;
+            conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
+                row.get::<_, String>(0)
+            })
+            .map_err(&fail)?;
             conn.execute_batch(SCHEMA).map_err(&fail)?;
             drop(fail);
             Ok(SqliteStore { path })
@@ -133,10 +135,10 @@ impl SqliteStore {
         while let Some(update) = progress_rx.recv().await {
             progress(&update);
         }
-        let (tally, version) = task
-            .await
-            .map_err(|e| Error::task("SQLite import", e))??;
-        Ok(tally.report(source_name, version, started.elapsed()))
+        let (tally, version) = task.await.map_err(|e| Error::task("SQLite import", e))??;
+        let report = tally.report(source_name, version, started.elapsed());
+        report.log("sqlite");
+        Ok(report)
     }
 }
 
@@ -178,10 +180,11 @@ fn write_batches(
         if !strict {
             begin()?;
         }
-        let updated = write_records(conn, &batch.records)
-            .map_err(sqlite_error(path, "write features"))?;
+        let updated =
+            write_records(conn, &batch.records).map_err(sqlite_error(path, "write features"))?;
         if batch.last {
-            let bumped = bump_version(conn).map_err(sqlite_error(path, "bump the dataset version"))?;
+            let bumped =
+                bump_version(conn).map_err(sqlite_error(path, "bump the dataset version"))?;
             version = Some(bumped);
         }
         let commit = !strict || batch.last;
@@ -213,7 +216,10 @@ fn write_records(conn: &Connection, records: &[Record]) -> rusqlite::Result<usiz
     )?;
     let mut updated = 0;
     for r in records {
-        match find.query_row([&r.key], |row| row.get::<_, i64>(0)).optional()? {
+        match find
+            .query_row([&r.key], |row| row.get::<_, i64>(0))
+            .optional()?
+        {
             Some(id) => {
                 update.execute(params![id, r.name, r.properties, r.geometry])?;
                 updated += 1;

@@ -46,7 +46,10 @@ impl fmt::Display for TempPostgisError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TempPostgisError::NotInstalled(why) => {
-                write!(f, "PostgreSQL/PostGIS not installed: {why} ({INSTALL_HINT})")
+                write!(
+                    f,
+                    "PostgreSQL/PostGIS not installed: {why} ({INSTALL_HINT})"
+                )
             }
             TempPostgisError::Failed(why) => write!(f, "throwaway PostgreSQL failed: {why}"),
         }
@@ -97,7 +100,8 @@ impl TempPostgis {
 
     /// Creates and starts a cluster with a PostGIS database [`Self::url`].
     pub fn start() -> Result<TempPostgis, TempPostgisError> {
-        let bin = env::var_os("TERN_PG_BIN").map_or_else(|| PathBuf::from(DEFAULT_BIN), PathBuf::from);
+        let bin =
+            env::var_os("TERN_PG_BIN").map_or_else(|| PathBuf::from(DEFAULT_BIN), PathBuf::from);
         for tool in ["initdb", "pg_ctl", "postgres", "pg_isready", "psql"] {
             if !bin.join(tool).is_file() {
                 return Err(TempPostgisError::NotInstalled(format!(
@@ -112,7 +116,9 @@ impl TempPostgis {
             .tempdir()
             .map_err(|e| failed(format!("cannot create a temporary directory: {e}")))?;
         if let Some(user) = run_as {
-            run(Command::new("chown").arg(format!("{user}:")).arg(dir.path()))?;
+            run(Command::new("chown")
+                .arg(format!("{user}:"))
+                .arg(dir.path()))?;
         }
         let mut pg = TempPostgis {
             dir,
@@ -123,7 +129,15 @@ impl TempPostgis {
         pg.server_command("initdb")
             .arg("-D")
             .arg(pg.data_dir())
-            .args(["-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"])
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ])
             .output()
             .map_err(|e| failed(format!("cannot run initdb: {e}")))
             .and_then(check("initdb"))?;
@@ -159,10 +173,22 @@ impl TempPostgis {
         Ok(self.url_for(name))
     }
 
-    /// Runs SQL with `psql` (stops at the first error); returns its output.
+    /// Runs SQL with `psql` (stops at the first error); returns its output, rows only, columns
+    /// separated by `|`.
     pub fn psql(&self, database: &str, sql: &str) -> Result<String, TempPostgisError> {
         let output = Command::new(self.bin.join("psql"))
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres"])
+            .args([
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+            ])
             .arg("-p")
             .arg(self.port.to_string())
             .args(["-d", database, "-c", sql])
@@ -198,6 +224,7 @@ impl TempPostgis {
             }
             let server_log = fs::read_to_string(&log).unwrap_or_default();
             if !server_log.contains("Address already in use") {
+                self.port = 0; // the server is not running
                 return Err(failed(format!(
                     "pg_ctl start failed: {}\nserver log:\n{server_log}",
                     String::from_utf8_lossy(&output.stderr)
@@ -206,6 +233,7 @@ impl TempPostgis {
             // Port taken by someone else: the server has exited; try another one.
             let _ = fs::remove_file(&log);
         }
+        self.port = 0; // nothing to stop
         Err(failed(format!(
             "no free port after {START_ATTEMPTS} attempts"
         )))
@@ -261,9 +289,10 @@ impl Drop for TempPostgis {
             .arg(self.data_dir())
             .args(["-m", "immediate", "-w", "stop"])
             .output();
-        if let Err(e) = stopped.map_err(|e| e.to_string()).and_then(|o| {
-            check("pg_ctl stop")(o).map(drop).map_err(|e| e.to_string())
-        }) {
+        if let Err(e) = stopped
+            .map_err(|e| e.to_string())
+            .and_then(|o| check("pg_ctl stop")(o).map(drop).map_err(|e| e.to_string()))
+        {
             eprintln!("throwaway PostgreSQL in {}: {e}", self.dir.path().display());
         }
     }

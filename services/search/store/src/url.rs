@@ -64,11 +64,15 @@ impl fmt::Debug for StoreUrl {
     }
 }
 
-/// Removes the password from a connection URL: from the user info (`user:pw@host`) and from a
-/// `password=` query parameter. Anything else is returned as is.
+/// Removes the password from a connection string: from a URL's user info (`user:pw@host`) and
+/// `password=` query parameter, or from a key-value string's `password=` pair.
 pub(crate) fn redact(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_owned();
+        let kept: Vec<&str> = url
+            .split_whitespace()
+            .filter(|kv| !kv.starts_with("password="))
+            .collect();
+        return kept.join(" ");
     };
     let (scheme, rest) = url.split_at(scheme_end);
     let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
@@ -117,7 +121,9 @@ mod tests {
         assert_eq!(parse("b.sqlite3"), Ok(StoreUrl::Sqlite("b.sqlite3".into())));
         assert_eq!(
             parse("postgres://u:pw@localhost:5432/db"),
-            Ok(StoreUrl::Postgres("postgres://u:pw@localhost:5432/db".into()))
+            Ok(StoreUrl::Postgres(
+                "postgres://u:pw@localhost:5432/db".into()
+            ))
         );
         assert!(matches!(
             parse("postgresql://localhost/db"),
@@ -150,6 +156,7 @@ mod tests {
             "postgresql://h/db?user=a"
         );
         assert_eq!(redact("postgres://h/db?password=x"), "postgres://h/db");
+        assert_eq!(redact("host=h password=s3cret dbname=d"), "host=h dbname=d");
         let err = parse("postgres://u:s3cret@h:notaport/db").unwrap_err();
         assert!(!err.contains("s3cret"), "{err}");
     }

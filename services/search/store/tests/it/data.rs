@@ -4,14 +4,18 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use geo_types::MultiPolygon;
-use search_store::{GeoJsonSource, ImportOptions, ImportProgress, ImportReport, Store, StoredFeature};
+use search_store::{
+    GeoJsonSource, ImportOptions, ImportProgress, ImportReport, Store, StoredFeature,
+};
 
 pub const COUNTRIES: &str = "ne_50m_admin_0_countries.json";
 pub const STATES: &str = "ne_50m_admin_1_states_provinces.json";
 pub const PARIS: (f64, f64) = (48.8566, 2.3522);
 
 pub fn path(file: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../data").join(file)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../data")
+        .join(file)
 }
 
 /// Name and geometry by import key (`"{file}#{index}"`), read with the geojson crate's own
@@ -25,7 +29,8 @@ pub fn expected(file: &str, name_field: &str) -> HashMap<String, (String, MultiP
         .enumerate()
         .map(|(i, f)| {
             let name = f.property(name_field).unwrap().as_str().unwrap().to_owned();
-            let geometry = match geo_types::Geometry::<f64>::try_from(f.geometry.unwrap()).unwrap() {
+            let geometry = match geo_types::Geometry::<f64>::try_from(f.geometry.unwrap()).unwrap()
+            {
                 geo_types::Geometry::Polygon(p) => MultiPolygon(vec![p]),
                 geo_types::Geometry::MultiPolygon(mp) => mp,
                 other => panic!("unexpected geometry {other:?}"),
@@ -35,8 +40,13 @@ pub fn expected(file: &str, name_field: &str) -> HashMap<String, (String, MultiP
         .collect()
 }
 
-/// Asserts that `features` are exactly the shipped countries and states, coordinates included.
-pub fn assert_matches_shipped_data(features: &[StoredFeature]) {
+/// The one shipped feature that GEOS finds invalid ("Ring Self-intersection"); PostGIS stores
+/// it repaired by ST_MakeValid, so its coordinates differ there.
+pub const SELF_INTERSECTING: &str = "ne_50m_admin_1_states_provinces.json#19";
+
+/// Asserts that `features` are exactly the shipped countries and states, coordinates included
+/// (except for the keys in `repaired`: same name, different geometry).
+pub fn assert_matches_shipped_data(features: &[StoredFeature], repaired: &[&str]) {
     let mut expected = expected(COUNTRIES, "NAME");
     expected.extend(expected_states());
     assert_eq!(features.len(), expected.len());
@@ -45,7 +55,21 @@ pub fn assert_matches_shipped_data(features: &[StoredFeature]) {
             .get(&f.key)
             .unwrap_or_else(|| panic!("unexpected key {}", f.key));
         assert_eq!(&f.name, name, "{}", f.key);
-        assert!(&f.geometry == geometry, "geometry of {} ({}) differs", f.key, f.name);
+        if repaired.contains(&f.key.as_str()) {
+            assert!(
+                &f.geometry != geometry,
+                "{} ({}) was not repaired",
+                f.key,
+                f.name
+            );
+        } else {
+            assert!(
+                &f.geometry == geometry,
+                "geometry of {} ({}) differs",
+                f.key,
+                f.name
+            );
+        }
     }
 }
 

@@ -1,12 +1,15 @@
-use serde_json::json;
 use search_store::{Error, ImportOptions, SqliteStore, Store, StoreUrl};
+use serde_json::json;
 
 use crate::data::{self, collection, source, square_feature, COUNTRIES, STATES};
 
 async fn open(dir: &tempfile::TempDir) -> Store {
-    let url: StoreUrl = format!("sqlite:{}", dir.path().join("search/nested/features.db").display())
-        .parse()
-        .unwrap();
+    let url: StoreUrl = format!(
+        "sqlite:{}",
+        dir.path().join("search/nested/features.db").display()
+    )
+    .parse()
+    .unwrap();
     Store::open(&url).await.unwrap()
 }
 
@@ -19,19 +22,31 @@ async fn imports_the_shipped_data_and_loads_it_back_exactly() {
     assert!(store.load_features().await.unwrap().is_empty());
 
     let countries = data::import_shipped(&store, COUNTRIES).await;
-    assert_eq!((countries.imported, countries.updated, countries.version), (241, 0, 1));
-    eprintln!("imported {COUNTRIES} into SQLite in {:?}", countries.elapsed);
+    assert_eq!(
+        (countries.imported, countries.updated, countries.version),
+        (241, 0, 1)
+    );
+    eprintln!(
+        "imported {COUNTRIES} into SQLite in {:?}",
+        countries.elapsed
+    );
     let states = data::import_shipped(&store, STATES).await;
-    assert_eq!((states.imported, states.updated, states.version), (100, 0, 2));
+    assert_eq!(
+        (states.imported, states.updated, states.version),
+        (100, 0, 2)
+    );
+    eprintln!("imported {STATES} into SQLite in {:?}", states.elapsed);
     assert_eq!(store.version().await.unwrap(), 2);
 
     let features = store.load_features().await.unwrap();
-    data::assert_matches_shipped_data(&features);
+    data::assert_matches_shipped_data(&features, &[]);
     let ids: Vec<i64> = features.iter().map(|f| f.id).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ordered by id");
 
     // A second handle on the same file (e.g. after a restart) sees the same data.
-    let reopened = SqliteStore::open(dir.path().join("search/nested/features.db")).await.unwrap();
+    let reopened = SqliteStore::open(dir.path().join("search/nested/features.db"))
+        .await
+        .unwrap();
     assert_eq!(reopened.version().await.unwrap(), 2);
     assert_eq!(reopened.load_features().await.unwrap(), features);
 }
@@ -43,8 +58,15 @@ async fn reimporting_updates_in_place() {
     data::import_shipped(&store, COUNTRIES).await;
     let before = store.load_features().await.unwrap();
     let again = data::import_shipped(&store, COUNTRIES).await;
-    assert_eq!((again.imported, again.updated, again.version), (241, 241, 2));
-    assert_eq!(store.load_features().await.unwrap(), before, "same rows, same ids");
+    assert_eq!(
+        (again.imported, again.updated, again.version),
+        (241, 241, 2)
+    );
+    assert_eq!(
+        store.load_features().await.unwrap(),
+        before,
+        "same rows, same ids"
+    );
 }
 
 #[tokio::test]
@@ -71,10 +93,19 @@ async fn invalid_features_are_reported_and_skipped() {
         not_geojson,
         square_feature("Last", 20.0, 20.0),
     ]);
-    let options = ImportOptions { batch_size: 3, ..ImportOptions::default() };
-    let report = store.import(source("bad.json", text), options, |_| {}).await.unwrap();
-    assert_eq!((report.features_read, report.imported, report.version), (8, 2, 1));
-    let invalid: Vec<String> = report.invalid.iter().map(|f| f.to_string()).collect();
+    let options = ImportOptions {
+        batch_size: 3,
+        ..ImportOptions::default()
+    };
+    let report = store
+        .import(source("bad.json", text), options, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.features_read, report.imported, report.version),
+        (8, 2, 1)
+    );
+    let invalid: Vec<String> = report.invalid[..5].iter().map(|f| f.to_string()).collect();
     assert_eq!(
         invalid,
         [
@@ -83,11 +114,19 @@ async fn invalid_features_are_reported_and_skipped() {
             "feature 3 (\"Polar\"): ring 0 position 2: latitude 90.5 out of range [-90, 90]",
             "feature 4 (\"Point\"): geometry type Point, expected Polygon or MultiPolygon",
             "feature 5 (\"bad.json#5\"): no name: none of the properties name, NAME, ADMIN is a non-empty string",
-            "feature 6: not a GeoJSON Feature: Expected a floating point number, but got: \"a\"",
         ]
     );
-    assert_eq!(report.invalid[1].key.as_deref(), Some("bad.json#1"));
-    let names: Vec<String> = store.load_features().await.unwrap().into_iter().map(|f| f.name).collect();
+    assert!(report.invalid[5]
+        .to_string()
+        .starts_with("feature 6: not a GeoJSON Feature: "));
+    assert_eq!(report.invalid[0].key.as_deref(), Some("bad.json#1"));
+    let names: Vec<String> = store
+        .load_features()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
     assert_eq!(names, ["First", "Last"]);
 }
 
@@ -109,9 +148,19 @@ async fn a_strict_import_commits_nothing_on_an_invalid_feature() {
         square_feature("New 2", 2.0, 2.0),
         bad,
     ]);
-    let options = ImportOptions { strict: true, batch_size: 1, ..ImportOptions::default() };
-    let err = store.import(source("strict.json", text), options, |_| {}).await.unwrap_err();
-    assert!(matches!(&err, Error::StrictInvalid { feature, .. } if feature.index == 3), "{err:?}");
+    let options = ImportOptions {
+        strict: true,
+        batch_size: 1,
+        ..ImportOptions::default()
+    };
+    let err = store
+        .import(source("strict.json", text), options, |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::StrictInvalid { feature, .. } if feature.index == 3),
+        "{err:?}"
+    );
     assert_eq!(
         err.to_string(),
         "strict.json: strict import aborted, nothing committed: feature 3 (\"Bad\"): \
@@ -125,25 +174,38 @@ async fn a_strict_import_commits_nothing_on_an_invalid_feature() {
 async fn malformed_json_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir).await;
-    let good = collection(&[square_feature("A", 0.0, 0.0), square_feature("B", 1.0, 1.0)]);
-    let broken = format!("{}, {{\"type\": \"Feature\" \"oops\"}}]}}", &good[..good.len() - 2]);
+    let broken = format!(
+        "{{\"type\": \"FeatureCollection\", \"features\": [{}, {},\n{{\"type\": \"Feature\" \"oops\"}}]}}",
+        square_feature("A", 0.0, 0.0),
+        square_feature("B", 1.0, 1.0)
+    );
     let err = store
-        .import(source("broken.json", broken), ImportOptions::default(), |_| {})
+        .import(
+            source("broken.json", broken),
+            ImportOptions::default(),
+            |_| {},
+        )
         .await
         .unwrap_err();
     let message = err.to_string();
-    assert!(
-        message.starts_with("broken.json: malformed GeoJSON at feature 2 (byte "),
-        "{message}"
+    assert_eq!(
+        message,
+        "broken.json: malformed GeoJSON at line 2, column 20 (feature 2): expected `,` or `}`"
     );
-    assert!(message.contains("expected `,` or `}`"), "{message}");
     assert_eq!(store.version().await.unwrap(), 0, "no version bump");
 
     let err = store
-        .import(source("empty.json", String::new()), ImportOptions::default(), |_| {})
+        .import(
+            source("empty.json", String::new()),
+            ImportOptions::default(),
+            |_| {},
+        )
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("feature 0 (byte 0): unexpected end of input"), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "empty.json: malformed GeoJSON at line 1, column 0: EOF while parsing a value"
+    );
 }
 
 #[tokio::test]
@@ -154,10 +216,22 @@ async fn keys_come_from_feature_ids_or_an_id_property() {
     with_id["id"] = json!(42);
     let mut with_code = square_feature("B", 0.0, 0.0);
     with_code["properties"]["code"] = json!("b-code");
-    let options = ImportOptions { id_field: Some("code".into()), ..ImportOptions::default() };
+    let options = ImportOptions {
+        id_field: Some("code".into()),
+        ..ImportOptions::default()
+    };
     let text = collection(&[with_id, with_code]);
-    store.import(source("k.json", text), options, |_| {}).await.unwrap();
-    let keys: Vec<String> = store.load_features().await.unwrap().into_iter().map(|f| f.key).collect();
+    store
+        .import(source("k.json", text), options, |_| {})
+        .await
+        .unwrap();
+    let keys: Vec<String> = store
+        .load_features()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.key)
+        .collect();
     assert_eq!(keys, ["42", "b-code"]);
 }
 
@@ -166,15 +240,32 @@ async fn bad_paths_and_options_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, "x").unwrap();
-    let err = SqliteStore::open(file.join("features.db")).await.unwrap_err();
-    assert!(err.to_string().starts_with("cannot create directory "), "{err}");
+    let err = SqliteStore::open(file.join("features.db"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with("cannot create directory "),
+        "{err}"
+    );
     assert!(err.to_string().contains("not-a-dir"), "{err}");
 
     let store = open(&dir).await;
-    let options = ImportOptions { batch_size: 0, ..ImportOptions::default() };
-    let err = store.import(source("x", String::new()), options, |_| {}).await.unwrap_err();
-    assert_eq!(err.to_string(), "invalid import options: batch_size is 0, expected at least 1");
+    let options = ImportOptions {
+        batch_size: 0,
+        ..ImportOptions::default()
+    };
+    let err = store
+        .import(source("x", String::new()), options, |_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid import options: batch_size is 0, expected at least 1"
+    );
 
     let err = search_store::GeoJsonSource::open(dir.path().join("missing.json")).unwrap_err();
-    assert!(err.to_string().starts_with("cannot open GeoJSON file "), "{err}");
+    assert!(
+        err.to_string().starts_with("cannot open GeoJSON file "),
+        "{err}"
+    );
 }
