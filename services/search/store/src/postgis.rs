@@ -219,8 +219,12 @@ impl PostgisStore {
     /// Ids of the features containing the point (`ST_Contains`, evaluated in the database),
     /// ascending.
     pub async fn containing(&self, lat: f64, lng: f64) -> Result<Vec<i64>, Error> {
+        // The SRID comes from a one-row subquery (an InitPlan, evaluated once) rather than
+        // from `ST_SRID(geom)` of each row: a per-row SRID hides the GiST index from the
+        // planner and turns every call into a sequential scan.
         let sql = "SELECT id::int8 FROM thing
-                   WHERE ST_Contains(geom, ST_SetSRID(ST_MakePoint($1, $2), ST_SRID(geom)))
+                   WHERE ST_Contains(geom, ST_SetSRID(ST_MakePoint($1, $2),
+                                                      (SELECT ST_SRID(geom) FROM thing LIMIT 1)))
                    ORDER BY id";
         let rows = self
             .query_thing(sql, &[&lng, &lat], "find the features containing a point")
