@@ -199,10 +199,16 @@ async fn worker(
         match result {
             Ok(_) => {
                 tally.ok += 1;
-                let micros = u64::try_from(done.duration_since(sent).as_micros()).unwrap_or(u64::MAX);
+                let micros =
+                    u64::try_from(done.duration_since(sent).as_micros()).unwrap_or(u64::MAX);
                 tally.latencies_us.saturating_record(micros.max(1));
             }
-            Err(status) => *tally.errors.entry(format!("{:?}", status.code())).or_default() += 1,
+            Err(status) => {
+                *tally
+                    .errors
+                    .entry(format!("{:?}", status.code()))
+                    .or_default() += 1
+            }
         }
     }
 }

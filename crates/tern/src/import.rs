@@ -41,7 +41,10 @@ pub async fn run(args: ImportArgs) -> Result<()> {
         Some(url) => url.parse()?,
         None => {
             let defaults = SearchConfig {
-                data_dir: args.data_dir.clone().unwrap_or_else(|| SearchConfig::default().data_dir),
+                data_dir: args
+                    .data_dir
+                    .clone()
+                    .unwrap_or_else(|| SearchConfig::default().data_dir),
                 ..SearchConfig::default()
             };
             defaults.store_url()?

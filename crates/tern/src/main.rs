@@ -11,7 +11,11 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "tern", version, about = "A Rust microservice platform in one binary")]
+#[command(
+    name = "tern",
+    version,
+    about = "A Rust microservice platform in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

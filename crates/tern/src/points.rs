@@ -102,7 +102,13 @@ mod tests {
     fn csv_with_quoted_comma_in_name() {
         let text = "name,country,lat,lng\n\"Washington, D.C.\",United States,38.9,-77.0\n";
         let points = parse_csv(text, "t.csv").expect("parse");
-        assert_eq!(points, vec![QueryPoint { lat: 38.9, lng: -77.0 }]);
+        assert_eq!(
+            points,
+            vec![QueryPoint {
+                lat: 38.9,
+                lng: -77.0
+            }]
+        );
     }
 
     #[test]
@@ -110,7 +116,13 @@ mod tests {
         let text = r#"{"type":"FeatureCollection","features":[
             {"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[2.35,48.86]}}]}"#;
         let points = parse_geojson(text, "t.json").expect("parse");
-        assert_eq!(points, vec![QueryPoint { lat: 48.86, lng: 2.35 }]);
+        assert_eq!(
+            points,
+            vec![QueryPoint {
+                lat: 48.86,
+                lng: 2.35
+            }]
+        );
     }
 
     #[test]

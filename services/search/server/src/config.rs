@@ -52,7 +52,9 @@ impl SearchConfig {
     pub fn store_url(&self) -> Result<StoreUrl, Error> {
         match &self.store {
             Some(url) => Ok(url.parse()?),
-            None => Ok(StoreUrl::Sqlite(self.data_dir.join("search").join("features.db"))),
+            None => Ok(StoreUrl::Sqlite(
+                self.data_dir.join("search").join("features.db"),
+            )),
         }
     }
 

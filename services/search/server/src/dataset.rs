@@ -14,6 +14,8 @@ use tokio::sync::Mutex;
 use crate::config::QueryMode;
 use crate::Error;
 
+// One per dataset version, always behind an `Arc`: the variants' size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Snapshot {
     /// Geometries in memory; containment answered by the engine's index.
     Memory(Index),

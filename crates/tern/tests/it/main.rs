@@ -1,0 +1,6 @@
+//! Tests of the `tern` command line, running the built binary: one test binary (STYLE.md
+//! §9), one module per command family, shared helpers in `support`.
+
+mod import;
+mod support;
+mod up;

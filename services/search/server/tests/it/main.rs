@@ -1,0 +1,9 @@
+//! Integration tests of the search service, in-process over real sockets: one binary
+//! (STYLE.md §9), one module per concern, shared fixtures in `support`.
+
+mod compat;
+mod config;
+mod grpc;
+mod postgis;
+mod reload;
+mod support;
