@@ -57,6 +57,16 @@ pub use logging::{init_logging, log_dispatch};
 pub use request::REQUEST_ID_HEADER;
 pub use service::{Handle, Service, ServiceBuilder};
 
+/// The async runtime a service runs on, sized by `config.worker_threads` (0 = one worker
+/// per CPU core). Built before the service so the binary's `main` stays a plain function.
+pub fn runtime(config: &ChassisConfig) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if config.worker_threads > 0 {
+        builder.worker_threads(config.worker_threads);
+    }
+    builder.enable_all().build()
+}
+
 /// Serde adapters for config fields, so services read durations (`"10s"`, `"1m30s"`) and
 /// addresses with the same syntax and errors as the chassis' own keys:
 /// `#[serde(with = "tern_chassis::serde_with::duration")]`.

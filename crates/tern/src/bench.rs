@@ -45,6 +45,9 @@ pub struct BenchSearchArgs {
     /// HTTP/2 connections the workers share.
     #[arg(long, default_value_t = 1)]
     connections: usize,
+    /// Runtime threads of the load generator; one leaves the most CPU to the server.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
     /// Query points: CSV with lat,lng columns or GeoJSON points (default: bundled cities).
     #[arg(long)]
     points: Option<PathBuf>,
@@ -59,9 +62,19 @@ pub struct BenchSearchArgs {
     json: bool,
 }
 
-pub async fn run(command: BenchCommand) -> Result<()> {
+pub fn run(command: BenchCommand) -> Result<()> {
     match command {
-        BenchCommand::Search(args) => search(args).await,
+        BenchCommand::Search(args) => {
+            if args.threads == 0 {
+                bail!("--threads must be at least 1");
+            }
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(args.threads)
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?
+                .block_on(search(args))
+        }
     }
 }
 

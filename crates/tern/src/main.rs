@@ -7,7 +7,7 @@ mod points;
 mod search_cmd;
 mod up;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -35,15 +35,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(cli.command)) {
+    match run(Cli::parse().command) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             // `{:#}` prints the context chain on one line, without a backtrace.
@@ -53,11 +45,14 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(command: Command) -> Result<()> {
+fn run(command: Command) -> Result<()> {
+    // `up` sizes its runtime from the service's config and `bench` from its arguments.
+    let client_runtime =
+        || tokio::runtime::Runtime::new().context("cannot start the async runtime");
     match command {
-        Command::Up(args) => up::run(args).await,
-        Command::Import(args) => import::run(args).await,
-        Command::Search(args) => search_cmd::run(args).await,
-        Command::Bench(command) => bench::run(command).await,
+        Command::Up(args) => up::run(args),
+        Command::Import(args) => client_runtime()?.block_on(import::run(args)),
+        Command::Search(args) => client_runtime()?.block_on(search_cmd::run(args)),
+        Command::Bench(command) => bench::run(command),
     }
 }

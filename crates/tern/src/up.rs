@@ -21,7 +21,7 @@ pub struct UpArgs {
     listen: Option<SocketAddr>,
 }
 
-pub async fn run(args: UpArgs) -> Result<()> {
+pub fn run(args: UpArgs) -> Result<()> {
     let mut config: search_service::Config = tern_chassis::load_config(args.config.as_deref())?;
     if let Some(dir) = args.data_dir {
         config.service.data_dir = dir;
@@ -29,6 +29,12 @@ pub async fn run(args: UpArgs) -> Result<()> {
     if let Some(listen) = args.listen {
         config.chassis.listen = listen;
     }
+    tern_chassis::runtime(&config.chassis)
+        .context("cannot start the async runtime")?
+        .block_on(serve(config))
+}
+
+async fn serve(config: search_service::Config) -> Result<()> {
     tern_chassis::init_logging(&config.chassis.log, SERVICE_NAME)?;
     let service = SearchService::build(&config)
         .await

