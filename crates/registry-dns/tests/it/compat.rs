@@ -1,0 +1,69 @@
+//! Wire compatibility: dnspython, the original design's DNS client
+//! (`tests/compat/dns_client.py`), against the server.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::support::*;
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dnspython_resolves_services() {
+    let Some(python) = std::env::var_os("TERN_TEST_PYTHON") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "TERN_TEST_PYTHON is not set: with CI set the compat test must run \
+             (scripts/test sets it to a venv with dnspython)"
+        );
+        eprintln!(
+            "skipping the dnspython compat test: set TERN_TEST_PYTHON to a Python with \
+             dnspython (scripts/test-deps prints one)"
+        );
+        return;
+    };
+    let server = Running::start().await;
+    assert_eq!(
+        server.udp, server.tcp,
+        "one port for both, as dnspython expects"
+    );
+    let script = repo_root().join("tests/compat/dns_client.py");
+    let run = tokio::process::Command::new(&python)
+        .arg(&script)
+        .arg(server.udp.ip().to_string())
+        .arg(server.udp.port().to_string())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the compat client finishes within 60s")
+        .unwrap_or_else(|e| panic!("cannot run {python:?} {}: {e}", script.display()));
+    assert!(
+        output.status.success(),
+        "{} exited with {}\nstdout: {}\nstderr: {}",
+        script.display(),
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let got: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("the client prints JSON");
+    let expected = serde_json::json!({
+        "a": ["10.0.0.1", "192.0.2.10"],
+        "a_authoritative": true,
+        "srv": [
+            "1 1 50051 node-a.node.dc1.consul.",
+            "1 1 50052 c000020a.addr.dc1.consul.",
+        ],
+        "srv_additional": [
+            "c000020a.addr.dc1.consul. 192.0.2.10",
+            "node-a.node.dc1.consul. 10.0.0.1",
+        ],
+        "missing": "NXDOMAIN",
+        "big_a": 40,
+    });
+    assert_eq!(got, expected);
+    server.stop().await;
+}
