@@ -74,7 +74,7 @@ pub struct Instance {
 }
 
 /// DNS interface settings, with Consul's defaults.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DnsConfig {
     /// Where the interface listens, UDP and TCP. Default `127.0.0.1:8600`.

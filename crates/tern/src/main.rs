@@ -4,6 +4,7 @@ mod bench;
 mod client;
 mod import;
 mod points;
+mod registry_cmd;
 mod search_cmd;
 mod up;
 
@@ -27,6 +28,8 @@ enum Command {
     Up(up::UpArgs),
     /// Import a GeoJSON FeatureCollection into a feature store.
     Import(import::ImportArgs),
+    /// Run the embedded Consul-compatible registry (HTTP API + DNS) alone.
+    Registry(registry_cmd::RegistryArgs),
     /// Query a search service.
     Search(search_cmd::SearchArgs),
     /// Load generators.
@@ -46,12 +49,14 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(command: Command) -> Result<()> {
-    // `up` sizes its runtime from the service's config and `bench` from its arguments.
+    // `up` sizes its runtime from the service's config and `bench` from its arguments;
+    // the registry and the clients take tokio's defaults.
     let client_runtime =
         || tokio::runtime::Runtime::new().context("cannot start the async runtime");
     match command {
         Command::Up(args) => up::run(args),
         Command::Import(args) => client_runtime()?.block_on(import::run(args)),
+        Command::Registry(args) => client_runtime()?.block_on(registry_cmd::run(args)),
         Command::Search(args) => client_runtime()?.block_on(search_cmd::run(args)),
         Command::Bench(command) => bench::run(command),
     }

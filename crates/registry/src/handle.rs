@@ -1,0 +1,316 @@
+//! [`RegistryHandle`]: the cloneable way in for everything beside the HTTP API (the DNS
+//! server, the check runners, the chassis, tests). The shell around the pure state: it
+//! owns the lock, reads the clock and announces index changes.
+
+use crate::state::{CheckKind, CheckStatus, Command, Outcome, Service, State};
+use crate::{Error, RegistryConfig};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Default check timeout when a definition gives none (Consul's).
+pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A cloneable handle on the running registry.
+#[derive(Clone)]
+pub struct RegistryHandle {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    index: watch::Sender<u64>,
+    check_defs: watch::Sender<u64>,
+    /// Set when the HTTP server shuts down, so blocking queries answer at once instead
+    /// of holding the graceful drain for up to ten minutes.
+    closing: watch::Sender<bool>,
+    config: RegistryConfig,
+}
+
+/// A service instance as the DNS server and other readers see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Instance {
+    pub service_id: String,
+    pub service_name: String,
+    pub node: String,
+    /// The service's address, or the node's when the service has none (as Consul DNS).
+    pub address: String,
+    /// The service's own address as registered (empty: none).
+    pub service_address: String,
+    /// The address of the node the instance runs on.
+    pub node_address: String,
+    pub port: u16,
+    pub tags: Vec<String>,
+    pub meta: BTreeMap<String, String>,
+    /// Worst status of the instance's checks and the node's checks.
+    pub status: CheckStatus,
+}
+
+/// Which instances to return.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HealthFilter {
+    Any,
+    /// Passing or warning (what Consul DNS returns by default).
+    NotCritical,
+    Passing,
+}
+
+/// A node as the DNS server sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub name: String,
+    pub id: String,
+    pub address: String,
+    pub datacenter: String,
+    pub meta: BTreeMap<String, String>,
+}
+
+/// A check that a runner must execute (TTL and internal checks are excluded).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckSpec {
+    pub id: String,
+    pub name: String,
+    pub service_id: Option<String>,
+    /// Http, Tcp or Grpc.
+    pub kind: CheckKind,
+    pub interval: Duration,
+    /// The definition's timeout, or 10s.
+    pub timeout: Duration,
+}
+
+impl RegistryHandle {
+    pub(crate) fn new(config: RegistryConfig) -> Self {
+        let state = State::new(
+            &config.node_name,
+            &config.datacenter,
+            &config.advertise_address.to_string(),
+        );
+        let (index, _) = watch::channel(state.index());
+        let (check_defs, _) = watch::channel(state.check_defs_index());
+        let (closing, _) = watch::channel(false);
+        RegistryHandle {
+            inner: Arc::new(Inner {
+                state: Mutex::new(state),
+                index,
+                check_defs,
+                closing,
+                config,
+            }),
+        }
+    }
+
+    /// The clock, read here only. tokio's, so tests can pause and advance it.
+    fn now() -> Instant {
+        tokio::time::Instant::now().into_std()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state half-written (apply
+        // validates before mutating), so a poisoned lock is still usable.
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Applies a command now and wakes watchers if the index moved.
+    pub fn apply(&self, command: Command) -> Result<Outcome, Error> {
+        let mut state = self.lock();
+        let result = state.apply(command, Self::now());
+        let (index, defs) = (state.index(), state.check_defs_index());
+        drop(state);
+        self.announce(index, defs);
+        result
+    }
+
+    /// Applies what time made due (TTL expiry, deregister-critical-after).
+    pub fn tick(&self) -> Vec<Command> {
+        let mut state = self.lock();
+        let applied = state.tick(Self::now());
+        let (index, defs) = (state.index(), state.check_defs_index());
+        drop(state);
+        self.announce(index, defs);
+        applied
+    }
+
+    fn announce(&self, index: u64, defs: u64) {
+        self.inner
+            .index
+            .send_if_modified(|i| std::mem::replace(i, index) != index);
+        self.inner
+            .check_defs
+            .send_if_modified(|i| std::mem::replace(i, defs) != defs);
+    }
+
+    /// Runs `f` on the current state (keep it short: it holds the lock).
+    pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.lock())
+    }
+
+    /// The current global index.
+    pub fn index(&self) -> u64 {
+        *self.inner.index.borrow()
+    }
+
+    /// Notified whenever the global index moves (any change).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.index.subscribe()
+    }
+
+    /// Notified only when check definitions are added, changed or removed: check
+    /// runners reconcile with [`checks_to_run`](Self::checks_to_run) on it.
+    pub fn watch_check_definitions(&self) -> watch::Receiver<u64> {
+        self.inner.check_defs.subscribe()
+    }
+
+    /// Instances of `service` whose checks (and the node's) all pass, optionally with
+    /// `tag`; names and tags match case-insensitively, as Consul. Ordered by service ID.
+    pub fn passing_instances(&self, service: &str, tag: Option<&str>) -> Vec<Instance> {
+        self.instances(service, tag, HealthFilter::Passing)
+    }
+
+    /// Instances of `service` matching `tag` and `filter`, ordered by service ID.
+    pub fn instances(
+        &self,
+        service: &str,
+        tag: Option<&str>,
+        filter: HealthFilter,
+    ) -> Vec<Instance> {
+        self.read(|s| {
+            s.instances(service)
+                .into_iter()
+                .filter(|svc| tag.is_none_or(|t| has_tag(svc, t)))
+                .map(|svc| instance(s, svc))
+                .filter(|i| match filter {
+                    HealthFilter::Any => true,
+                    HealthFilter::NotCritical => i.status != CheckStatus::Critical,
+                    HealthFilter::Passing => i.status == CheckStatus::Passing,
+                })
+                .collect()
+        })
+    }
+
+    /// Names of all registered services, sorted.
+    pub fn service_names(&self) -> Vec<String> {
+        self.read(|s| s.service_tags().keys().map(|n| n.to_string()).collect())
+    }
+
+    /// The node called `name`, case-insensitively (only the local node exists).
+    pub fn node(&self, name: &str) -> Option<NodeInfo> {
+        Some(self.local_node()).filter(|n| n.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The local node.
+    pub fn local_node(&self) -> NodeInfo {
+        self.read(|s| {
+            let n = s.node();
+            NodeInfo {
+                name: n.name.clone(),
+                id: n.id.clone(),
+                address: n.address.clone(),
+                datacenter: n.datacenter.clone(),
+                meta: n.meta.clone(),
+            }
+        })
+    }
+
+    /// The datacenter this registry serves.
+    pub fn datacenter(&self) -> &str {
+        &self.inner.config.datacenter
+    }
+
+    /// The HTTP, TCP and gRPC checks a runner must execute, ordered by check ID.
+    pub fn checks_to_run(&self) -> Vec<CheckSpec> {
+        self.read(|s| {
+            s.checks()
+                .filter(|c| {
+                    matches!(
+                        c.def.kind,
+                        CheckKind::Http { .. } | CheckKind::Tcp { .. } | CheckKind::Grpc { .. }
+                    )
+                })
+                .map(|c| CheckSpec {
+                    id: c.def.id.clone(),
+                    name: c.def.name.clone(),
+                    service_id: c.def.service_id.clone(),
+                    kind: c.def.kind.clone(),
+                    // Always set: registration rejects these kinds without an interval.
+                    interval: c.def.interval.unwrap_or(DEFAULT_CHECK_TIMEOUT),
+                    timeout: c.def.timeout.unwrap_or(DEFAULT_CHECK_TIMEOUT),
+                })
+                .collect()
+        })
+    }
+
+    /// Records a runner's result. Unchanged status and output is a no-op (no index
+    /// bump), so runners may report every interval. `Err(UnknownCheck)` means the check
+    /// was deregistered meanwhile: drop it.
+    pub fn check_result(
+        &self,
+        check_id: &str,
+        status: CheckStatus,
+        output: impl Into<String>,
+    ) -> Result<(), Error> {
+        self.apply(Command::CheckResult {
+            id: check_id.to_string(),
+            status,
+            output: output.into(),
+        })
+        .map(|_| ())
+    }
+
+    /// Applies time-driven changes exactly when they fall due, until `shutdown`.
+    /// [`crate::Registry::serve_http`] runs this; run it yourself without HTTP.
+    pub async fn run_ticker(&self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut changes = self.subscribe();
+        loop {
+            changes.borrow_and_update();
+            // Re-read the deadline after every change: a new TTL check may be earlier.
+            let next = self.read(|s| s.next_deadline());
+            let far = tokio::time::Instant::now() + Duration::from_secs(3600);
+            let at = next.map_or(far, tokio::time::Instant::from_std);
+            tokio::select! {
+                () = &mut shutdown => return,
+                changed = changes.changed() => if changed.is_err() { return },
+                () = tokio::time::sleep_until(at) => { self.tick(); }
+            }
+        }
+    }
+
+    pub(crate) fn config(&self) -> &RegistryConfig {
+        &self.inner.config
+    }
+
+    /// Makes pending and future blocking queries answer immediately (server shutdown).
+    pub fn close_blocking_queries(&self) {
+        self.inner.closing.send_replace(true);
+    }
+
+    pub(crate) fn closing(&self) -> watch::Receiver<bool> {
+        self.inner.closing.subscribe()
+    }
+}
+
+fn has_tag(service: &Service, tag: &str) -> bool {
+    service.def.tags.iter().any(|t| t.eq_ignore_ascii_case(tag))
+}
+
+pub(crate) fn instance(state: &State, svc: &Service) -> Instance {
+    let node = state.node();
+    Instance {
+        service_id: svc.def.id.clone(),
+        service_name: svc.def.name.clone(),
+        node: node.name.clone(),
+        address: if svc.def.address.is_empty() {
+            node.address.clone()
+        } else {
+            svc.def.address.clone()
+        },
+        service_address: svc.def.address.clone(),
+        node_address: node.address.clone(),
+        port: svc.def.port,
+        tags: svc.def.tags.clone(),
+        meta: svc.def.meta.clone(),
+        status: state.instance_status(&svc.def.id),
+    }
+}

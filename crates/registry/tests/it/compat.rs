@@ -1,0 +1,198 @@
+//! Stock third-party clients against the whole registry on real sockets: py-consul and
+//! the npm `consul` package over HTTP (checks run by the registry itself), dnspython over
+//! DNS. The scripts live in `tests/compat/`; `scripts/test` installs their interpreters.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::json;
+use tern_registry::{Listeners, Registry, RegistryConfig};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::oneshot;
+
+use crate::Api;
+
+struct Running {
+    http: SocketAddr,
+    dns: SocketAddr,
+    api: Api,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), tern_registry::Error>>,
+}
+
+impl Running {
+    async fn start() -> Self {
+        let http = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
+        let (dns_udp, dns_tcp) = bind_dns_pair().await;
+        let (http_addr, dns_addr) = (
+            http.local_addr().expect("http addr"),
+            dns_udp.local_addr().expect("dns addr"),
+        );
+        let registry = Registry::build(RegistryConfig::default()).expect("valid config");
+        let api = Api::over(registry.handle());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let listeners = Listeners {
+            http,
+            dns_udp,
+            dns_tcp,
+        };
+        let task = tokio::spawn(async move {
+            registry
+                .serve(listeners, async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Running {
+            http: http_addr,
+            dns: dns_addr,
+            api,
+            stop,
+            task,
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let served = tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("the registry stops within 10s")
+            .expect("the serving task does not panic");
+        served.expect("the registry serves until stopped");
+    }
+}
+
+/// dnspython retries truncated answers over TCP on the same port, so UDP and TCP share one.
+async fn bind_dns_pair() -> (UdpSocket, TcpListener) {
+    for _ in 0..100 {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.expect("bind udp");
+        let addr = udp.local_addr().expect("udp addr");
+        if let Ok(tcp) = TcpListener::bind(addr).await {
+            return (udp, tcp);
+        }
+    }
+    panic!("no port free for both UDP and TCP in 100 tries");
+}
+
+/// The interpreter or module path a compat test needs, from `variable`; `None` means skip
+/// (only outside CI: in CI a missing client is a failure).
+fn client_from_env(variable: &str) -> Option<OsString> {
+    let value = std::env::var_os(variable);
+    if value.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{variable} is not set: with CI set the compat tests must run (scripts/test sets it)"
+        );
+        eprintln!("skipping: set {variable} (scripts/test-deps prints it) to run this test");
+    }
+    value
+}
+
+fn script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/compat")
+        .join(name)
+}
+
+/// Runs a client script with `HOST PORT`; returns its JSON output after asserting exit 0.
+async fn run_client(
+    mut command: tokio::process::Command,
+    address: SocketAddr,
+) -> serde_json::Value {
+    command
+        .arg(address.ip().to_string())
+        .arg(address.port().to_string())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(90), command.output())
+        .await
+        .expect("the client finishes within 90s")
+        .expect("the client starts");
+    assert!(
+        output.status.success(),
+        "client exited with {}\nstdout: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the client prints JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn py_consul_registers_checks_and_uses_kv() {
+    let Some(python) = client_from_env("TERN_TEST_PYTHON") else {
+        return;
+    };
+    let registry = Running::start().await;
+    let mut command = tokio::process::Command::new(python);
+    command.arg(script("consul_client.py"));
+    let report = run_client(command, registry.http).await;
+    assert_eq!(report["ok"], true, "{report}");
+    registry.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn npm_consul_registers_and_uses_kv() {
+    let Some(node_modules) = client_from_env("TERN_TEST_NODE_PATH") else {
+        return;
+    };
+    let registry = Running::start().await;
+    let mut command = tokio::process::Command::new("node");
+    command
+        .env("NODE_PATH", node_modules)
+        .arg(script("consul_node.js"));
+    let report = run_client(command, registry.http).await;
+    assert_eq!(report["ok"], true, "{report}");
+    registry.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dnspython_resolves_registered_services() {
+    let Some(python) = client_from_env("TERN_TEST_PYTHON") else {
+        return;
+    };
+    let registry = Running::start().await;
+    let api = &registry.api;
+    for (id, address, port) in [
+        ("search-service-50051", "", 50051),
+        ("search-service-50052", "192.0.2.10", 50052),
+    ] {
+        api.register(json!({
+            "Name": "search-service", "ID": id, "Address": address, "Port": port,
+            "Check": {"TTL": "60s", "Status": "passing"},
+        }))
+        .await;
+    }
+    api.register(json!({
+        "Name": "search-service", "ID": "search-service-critical", "Port": 50053,
+        "Check": {"TTL": "60s"},
+    }))
+    .await;
+    for i in 0..40 {
+        api.register(json!({
+            "Name": "big", "ID": format!("big-{i}"), "Address": format!("10.0.1.{i}"),
+            "Port": 9000 + i, "Check": {"TTL": "60s", "Status": "passing"},
+        }))
+        .await;
+    }
+    let mut command = tokio::process::Command::new(python);
+    command.arg(script("dns_client.py"));
+    let answers = run_client(command, registry.dns).await;
+    let expected = json!({
+        "a": ["127.0.0.1", "192.0.2.10"],
+        "a_authoritative": true,
+        "srv": [
+            "1 1 50051 tern.node.dc1.consul.",
+            "1 1 50052 c000020a.addr.dc1.consul.",
+        ],
+        "srv_additional": [
+            "c000020a.addr.dc1.consul. 192.0.2.10",
+            "tern.node.dc1.consul. 127.0.0.1",
+        ],
+        "missing": "NXDOMAIN",
+        "big_a": 40,
+    });
+    assert_eq!(answers, expected, "the critical instance is never answered");
+    registry.stop().await;
+}

@@ -1,0 +1,63 @@
+//! `tern registry`: the embedded Consul-compatible registry alone, like `consul agent -dev`.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use tern_registry::{Listeners, Registry, RegistryConfig};
+
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// HTTP API address (Consul's default port).
+    #[arg(long, default_value = "127.0.0.1:8500")]
+    http: SocketAddr,
+    /// DNS address, UDP and TCP (Consul's default port).
+    #[arg(long, default_value = "127.0.0.1:8600")]
+    dns: SocketAddr,
+    /// Node name reported in the catalog and used in DNS (`NODE.node.consul`).
+    #[arg(long, default_value = "tern")]
+    node_name: String,
+    /// Require this token on every request (X-Consul-Token, Bearer or ?token=).
+    #[arg(long, env = "TERN_ACL_TOKEN", hide_env_values = true)]
+    acl_token: Option<String>,
+}
+
+pub async fn run(args: RegistryArgs) -> Result<()> {
+    tern_chassis::init_logging(&tern_chassis::LogConfig::default(), "registry")?;
+    let mut config = RegistryConfig {
+        http_addr: args.http,
+        node_name: args.node_name,
+        acl_token: args.acl_token,
+        ..RegistryConfig::default()
+    };
+    config.dns.listen = args.dns;
+    let registry = Registry::build(config)?;
+    let listeners = Listeners {
+        http: tokio::net::TcpListener::bind(args.http)
+            .await
+            .with_context(|| format!("cannot listen for HTTP on {}", args.http))?,
+        dns_udp: tokio::net::UdpSocket::bind(args.dns)
+            .await
+            .with_context(|| format!("cannot listen for DNS on udp {}", args.dns))?,
+        dns_tcp: tokio::net::TcpListener::bind(args.dns)
+            .await
+            .with_context(|| format!("cannot listen for DNS on tcp {}", args.dns))?,
+    };
+    println!(
+        "registry serving the Consul HTTP API on {} and DNS on {} (Ctrl-C stops)",
+        listeners.http.local_addr()?,
+        listeners.dns_udp.local_addr()?
+    );
+    registry.serve(listeners, shutdown_signal()).await?;
+    println!("registry stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        Some(()) = async { terminate.as_mut()?.recv().await } => {}
+    }
+}
