@@ -42,6 +42,12 @@ pub enum Error {
     /// The DNS interface failed to start or serve.
     #[error("registry DNS: {0}")]
     Dns(#[from] tern_registry_dns::Error),
+    /// The journal could not make a change durable (HTTP 500).
+    #[error("registry journal: {0}")]
+    Journal(#[from] tern_journal::Error),
+    /// A command could not be encoded for, or decoded from, the journal.
+    #[error("registry persistence: {0}")]
+    Persist(String),
     /// A serving task panicked.
     #[error("registry task failed: {0}")]
     Task(String),

@@ -1,6 +1,12 @@
 //! [`RegistryHandle`]: the cloneable way in for everything beside the HTTP API (the DNS
 //! server, the check runners, the chassis, tests). The shell around the pure state: it
-//! owns the lock, reads the clock and announces index changes.
+//! owns the lock, reads the clock, makes changes durable and announces index changes.
+//!
+//! Durability: every command that changes the state is appended to the journal while
+//! the state lock is held (so the log order is the apply order) and the caller's
+//! `apply` returns only once it is on disk; blocking queries are woken after that, so a
+//! watcher never acts on a change a crash could still take back. Start-up replays the
+//! journal through the same pure `State::apply`.
 
 use crate::state::{CheckKind, CheckStatus, Command, Outcome, Service, State};
 use crate::{Error, RegistryConfig};
@@ -8,6 +14,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+use tern_journal::Journal;
 use tokio::sync::watch;
 
 /// Default check timeout when a definition gives none (Consul's).
@@ -27,6 +34,8 @@ struct Inner {
     /// of holding the graceful drain for up to ten minutes.
     closing: watch::Sender<bool>,
     config: RegistryConfig,
+    /// `None`: in memory only (tests, or no data directory configured).
+    journal: Option<Journal>,
 }
 
 /// A service instance as the DNS server and other readers see it.
@@ -81,12 +90,8 @@ pub struct CheckSpec {
 }
 
 impl RegistryHandle {
-    pub(crate) fn new(config: RegistryConfig) -> Self {
-        let state = State::new(
-            &config.node_name,
-            &config.datacenter,
-            &config.advertise_address.to_string(),
-        );
+    /// A registry whose state is `state` (fresh, or replayed from `journal`).
+    pub(crate) fn new(config: RegistryConfig, state: State, journal: Option<Journal>) -> Self {
         let (index, _) = watch::channel(state.index());
         let (check_defs, _) = watch::channel(state.check_defs_index());
         let (closing, _) = watch::channel(false);
@@ -97,6 +102,7 @@ impl RegistryHandle {
                 check_defs,
                 closing,
                 config,
+                journal,
             }),
         }
     }
@@ -112,24 +118,61 @@ impl RegistryHandle {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Applies a command now and wakes watchers if the index moved.
-    pub fn apply(&self, command: Command) -> Result<Outcome, Error> {
-        let mut state = self.lock();
-        let result = state.apply(command, Self::now());
-        let (index, defs) = (state.index(), state.check_defs_index());
-        drop(state);
-        self.announce(index, defs);
+    /// Applies a command now, waits until it is durable, then wakes watchers.
+    pub async fn apply(&self, command: Command) -> Result<Outcome, Error> {
+        let (result, durable) = {
+            let mut state = self.lock();
+            let before = state.index();
+            let result = state.apply(command.clone(), Self::now());
+            let durable = (state.index() != before).then(|| self.journal(&[command]));
+            (result, durable)
+        };
+        if let Some(durable) = durable {
+            durable.await?;
+        }
+        self.announce_current();
         result
     }
 
     /// Applies what time made due (TTL expiry, deregister-critical-after).
-    pub fn tick(&self) -> Vec<Command> {
-        let mut state = self.lock();
-        let applied = state.tick(Self::now());
-        let (index, defs) = (state.index(), state.check_defs_index());
-        drop(state);
-        self.announce(index, defs);
+    pub async fn tick(&self) -> Vec<Command> {
+        let (applied, durable) = {
+            let mut state = self.lock();
+            let applied = state.tick(Self::now());
+            let durable = (!applied.is_empty()).then(|| self.journal(&applied));
+            (applied, durable)
+        };
+        if let Some(durable) = durable {
+            if let Err(e) = durable.await {
+                tracing::error!(error = %e, "could not persist expired checks");
+            }
+        }
+        self.announce_current();
         applied
+    }
+
+    /// Queues `commands` on the journal (call with the state lock held); the future
+    /// resolves once they are on disk.
+    fn journal(&self, commands: &[Command]) -> impl Future<Output = Result<(), Error>> + Send {
+        let queued = self.inner.journal.as_ref().map(|journal| {
+            let records = commands
+                .iter()
+                .map(|c| serde_json::to_vec(c).map_err(|e| Error::Persist(e.to_string())))
+                .collect::<Result<Vec<_>, _>>();
+            records.map(|records| journal.append_batch(records))
+        });
+        async move {
+            match queued {
+                None => Ok(()),
+                Some(Err(e)) => Err(e),
+                Some(Ok(append)) => append.await.map(|_| ()).map_err(Error::Journal),
+            }
+        }
+    }
+
+    fn announce_current(&self) {
+        let (index, defs) = self.read(|s| (s.index(), s.check_defs_index()));
+        self.announce(index, defs);
     }
 
     fn announce(&self, index: u64, defs: u64) {
@@ -244,7 +287,7 @@ impl RegistryHandle {
     /// Records a runner's result. Unchanged status and output is a no-op (no index
     /// bump), so runners may report every interval. `Err(UnknownCheck)` means the check
     /// was deregistered meanwhile: drop it.
-    pub fn check_result(
+    pub async fn check_result(
         &self,
         check_id: &str,
         status: CheckStatus,
@@ -255,6 +298,7 @@ impl RegistryHandle {
             status,
             output: output.into(),
         })
+        .await
         .map(|_| ())
     }
 
@@ -272,7 +316,7 @@ impl RegistryHandle {
             tokio::select! {
                 () = &mut shutdown => return,
                 changed = changes.changed() => if changed.is_err() { return },
-                () = tokio::time::sleep_until(at) => { self.tick(); }
+                () = tokio::time::sleep_until(at) => { self.tick().await; }
             }
         }
     }

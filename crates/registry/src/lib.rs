@@ -21,7 +21,8 @@
 //! # }
 //! ```
 //!
-//! Not persisted yet: a restart starts empty. Telemetry: none yet besides a `debug`
+//! Persistence: with `data_dir` set, every change is journaled (`tern-journal`) and
+//! acknowledged only once durable; start-up replays the journal. Telemetry: none yet besides a `debug`
 //! log line per request (`method`, `path`; never the query string, which may carry
 //! `?token=`).
 
@@ -62,6 +63,9 @@ pub struct RegistryConfig {
     pub acl_token: Option<String>,
     /// The DNS interface (listen address, domain, TTL).
     pub dns: DnsConfig,
+    /// Where the journal lives (`DATA_DIR/registry`). `None`: in memory only, and a
+    /// restart starts empty.
+    pub data_dir: Option<std::path::PathBuf>,
     /// DNS answers only instances whose checks all pass; default false, as Consul
     /// (`dns_config.only_passing`): warning instances are answered, critical never.
     pub dns_only_passing: bool,
@@ -76,6 +80,7 @@ impl Default for RegistryConfig {
             advertise_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
             acl_token: None,
             dns: DnsConfig::default(),
+            data_dir: None,
             dns_only_passing: false,
         }
     }
@@ -91,9 +96,42 @@ impl std::fmt::Debug for RegistryConfig {
             .field("advertise_address", &self.advertise_address)
             .field("acl_token", &self.acl_token.as_ref().map(|_| "<redacted>"))
             .field("dns", &self.dns)
+            .field("data_dir", &self.data_dir)
             .field("dns_only_passing", &self.dns_only_passing)
             .finish()
     }
+}
+
+/// Opens the journal in `dir` and replays it into `state`. Commands are replayed
+/// through the same `State::apply` that accepted them, so indexes come back exactly;
+/// what depends on the clock (TTL deadlines, "critical since") restarts from now.
+fn recover(
+    dir: &std::path::Path,
+    state: &mut state::State,
+) -> Result<tern_journal::Journal, Error> {
+    let (journal, recovered) = tern_journal::Journal::open(tern_journal::JournalConfig::new(dir))?;
+    if recovered.truncated_bytes > 0 {
+        tracing::warn!(
+            bytes = recovered.truncated_bytes,
+            "dropped a torn journal tail (a write that was never acknowledged)"
+        );
+    }
+    let now = tokio::time::Instant::now().into_std();
+    let records = recovered.records.len();
+    for (position, record) in recovered.records.iter().enumerate() {
+        let command: Command = serde_json::from_slice(record).map_err(|e| {
+            Error::Persist(format!(
+                "{}: record {} of the journal is not a registry command: {e}",
+                dir.display(),
+                position + 1
+            ))
+        })?;
+        // A journaled command changed the state when it was accepted, so it applies
+        // again; an error could only come from a command made redundant by a later one.
+        let _ = state.apply(command, now);
+    }
+    tracing::info!(dir = %dir.display(), records, index = state.index(), "registry state recovered");
+    Ok(journal)
 }
 
 /// The sockets a registry serves on, bound by the caller.
@@ -134,8 +172,17 @@ impl Registry {
                 "acl_token is empty: remove it to disable ACLs, or set a secret".into(),
             ));
         }
+        let mut state = state::State::new(
+            &config.node_name,
+            &config.datacenter,
+            &config.advertise_address.to_string(),
+        );
+        let journal = match &config.data_dir {
+            None => None,
+            Some(dir) => Some(recover(dir, &mut state)?),
+        };
         Ok(Registry {
-            handle: RegistryHandle::new(config),
+            handle: RegistryHandle::new(config, state, journal),
         })
     }
 

@@ -24,7 +24,7 @@ pub(crate) async fn run_checks(registry: RegistryHandle, shutdown: impl Future<O
         tokio::select! {
             () = &mut shutdown => break,
             changed = definitions.changed() => if changed.is_err() { break },
-            Some((id, outcome)) = results.recv() => record(&registry, &id, outcome),
+            Some((id, outcome)) = results.recv() => record(&registry, &id, outcome).await,
         }
     }
     scheduler.shutdown();
@@ -58,14 +58,14 @@ fn reconcile(
     }
 }
 
-fn record(registry: &RegistryHandle, id: &str, outcome: Outcome) {
+async fn record(registry: &RegistryHandle, id: &str, outcome: Outcome) {
     let status = match outcome.status {
         Status::Passing => CheckStatus::Passing,
         Status::Warning => CheckStatus::Warning,
         Status::Critical => CheckStatus::Critical,
     };
     // An error means the check was deregistered since it ran; the next reconcile drops it.
-    if let Err(e) = registry.check_result(id, status, outcome.output) {
+    if let Err(e) = registry.check_result(id, status, outcome.output).await {
         tracing::debug!(check = id, error = %e, "check result not recorded");
     }
 }

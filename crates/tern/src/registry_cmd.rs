@@ -1,6 +1,7 @@
 //! `tern registry`: the embedded Consul-compatible registry alone, like `consul agent -dev`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -17,6 +18,9 @@ pub struct RegistryArgs {
     /// Node name reported in the catalog and used in DNS (`NODE.node.consul`).
     #[arg(long, default_value = "tern")]
     node_name: String,
+    /// Data directory; the registry journals its state to `DATA_DIR/registry`.
+    #[arg(long, env = "TERN_DATA_DIR", default_value = ".tern")]
+    data_dir: PathBuf,
     /// Require this token on every request (X-Consul-Token, Bearer or ?token=).
     #[arg(long, env = "TERN_ACL_TOKEN", hide_env_values = true)]
     acl_token: Option<String>,
@@ -28,6 +32,7 @@ pub async fn run(args: RegistryArgs) -> Result<()> {
         http_addr: args.http,
         node_name: args.node_name,
         acl_token: args.acl_token,
+        data_dir: Some(args.data_dir.join("registry")),
         ..RegistryConfig::default()
     };
     config.dns.listen = args.dns;

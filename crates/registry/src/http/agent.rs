@@ -110,7 +110,8 @@ pub(crate) async fn register_service(
         service,
         checks,
         replace_existing_checks: p.flag("replace-existing-checks"),
-    })?;
+    })
+    .await?;
     done()
 }
 
@@ -119,7 +120,7 @@ pub(crate) async fn deregister_service(
     Path(id): Path<String>,
     _p: Params,
 ) -> Answer {
-    h.apply(Command::DeregisterService { id })?;
+    h.apply(Command::DeregisterService { id }).await?;
     done()
 }
 
@@ -142,7 +143,8 @@ pub(crate) async fn service_maintenance(
         service_id: id,
         enable: enable(&p)?,
         reason: p.get("reason").unwrap_or("").to_string(),
-    })?;
+    })
+    .await?;
     done()
 }
 
@@ -150,7 +152,8 @@ pub(crate) async fn node_maintenance(State(h): State<RegistryHandle>, p: Params)
     h.apply(Command::NodeMaintenance {
         enable: enable(&p)?,
         reason: p.get("reason").unwrap_or("").to_string(),
-    })?;
+    })
+    .await?;
     done()
 }
 
@@ -175,7 +178,7 @@ pub(crate) async fn register_check(
 ) -> Answer {
     let map = decode::parse_object(&body)?;
     let check = decode::check(&Obj::new(&map), true)?;
-    h.apply(Command::RegisterCheck { check })?;
+    h.apply(Command::RegisterCheck { check }).await?;
     done()
 }
 
@@ -184,13 +187,13 @@ pub(crate) async fn deregister_check(
     Path(id): Path<String>,
     _p: Params,
 ) -> Answer {
-    h.apply(Command::DeregisterCheck { id })?;
+    h.apply(Command::DeregisterCheck { id }).await?;
     done()
 }
 
-fn ttl_report(h: &RegistryHandle, id: String, status: CheckStatus, p: &Params) -> Answer {
+async fn ttl_report(h: &RegistryHandle, id: String, status: CheckStatus, p: &Params) -> Answer {
     let output = p.get("note").unwrap_or("").to_string();
-    h.apply(Command::UpdateTtl { id, status, output })?;
+    h.apply(Command::UpdateTtl { id, status, output }).await?;
     done()
 }
 
@@ -199,7 +202,7 @@ pub(crate) async fn pass(
     Path(id): Path<String>,
     p: Params,
 ) -> Answer {
-    ttl_report(&h, id, CheckStatus::Passing, &p)
+    ttl_report(&h, id, CheckStatus::Passing, &p).await
 }
 
 pub(crate) async fn warn(
@@ -207,7 +210,7 @@ pub(crate) async fn warn(
     Path(id): Path<String>,
     p: Params,
 ) -> Answer {
-    ttl_report(&h, id, CheckStatus::Warning, &p)
+    ttl_report(&h, id, CheckStatus::Warning, &p).await
 }
 
 pub(crate) async fn fail(
@@ -215,7 +218,7 @@ pub(crate) async fn fail(
     Path(id): Path<String>,
     p: Params,
 ) -> Answer {
-    ttl_report(&h, id, CheckStatus::Critical, &p)
+    ttl_report(&h, id, CheckStatus::Critical, &p).await
 }
 
 /// `PUT /v1/agent/check/update/:id` with `{"Status": ..., "Output": ...}`.
@@ -231,6 +234,6 @@ pub(crate) async fn update(
     let status = CheckStatus::parse(&status)
         .ok_or_else(|| ApiError::bad_request(format!("Invalid check status: {status:?}")))?;
     let output = o.string(&["Output"])?;
-    h.apply(Command::UpdateTtl { id, status, output })?;
+    h.apply(Command::UpdateTtl { id, status, output }).await?;
     done()
 }

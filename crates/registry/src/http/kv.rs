@@ -43,11 +43,11 @@ pub(crate) async fn delete(
     Path(key): Path<String>,
     p: Params,
 ) -> Answer {
-    remove(h, key, p)
+    remove(h, key, p).await
 }
 
 pub(crate) async fn delete_root(State(h): State<RegistryHandle>, p: Params) -> Answer {
-    remove(h, String::new(), p)
+    remove(h, String::new(), p).await
 }
 
 /// What a KV read found: JSON entries, a key list, or one raw value.
@@ -125,16 +125,18 @@ async fn write(h: RegistryHandle, key: String, p: Params, body: Body) -> Answer 
                 format!("Value exceeds {MAX_KV_VALUE} byte limit"),
             )
         })?;
-    let outcome = h.apply(Command::KvSet {
-        key,
-        value: value.to_vec(),
-        flags,
-        cas,
-    })?;
+    let outcome = h
+        .apply(Command::KvSet {
+            key,
+            value: value.to_vec(),
+            flags,
+            cas,
+        })
+        .await?;
     Ok(json(&matches!(outcome, Outcome::Bool(true))))
 }
 
-fn remove(h: RegistryHandle, key: String, p: Params) -> Answer {
+async fn remove(h: RegistryHandle, key: String, p: Params) -> Answer {
     let recurse = p.has("recurse");
     let cas = p.u64("cas")?;
     if recurse && cas.is_some() {
@@ -143,7 +145,7 @@ fn remove(h: RegistryHandle, key: String, p: Params) -> Answer {
     if key.is_empty() && !recurse {
         return Err(ApiError::bad_request("Missing key name"));
     }
-    let outcome = h.apply(Command::KvDelete { key, recurse, cas })?;
+    let outcome = h.apply(Command::KvDelete { key, recurse, cas }).await?;
     Ok(json(&matches!(outcome, Outcome::Bool(true))))
 }
 
@@ -167,7 +169,7 @@ pub(crate) async fn txn(State(h): State<RegistryHandle>, _p: Params, body: Bytes
         };
         ops.push(kv_op(&Obj::new(kv), i)?);
     }
-    let Outcome::Txn(outcome) = h.apply(Command::Txn { ops })? else {
+    let Outcome::Txn(outcome) = h.apply(Command::Txn { ops }).await? else {
         return Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "unexpected outcome",

@@ -156,9 +156,12 @@ impl From<Error> for ApiError {
             Error::ValueTooLarge { .. } | Error::TooManyTxnOps { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
-            Error::InvalidConfig(_) | Error::Serve(_) | Error::Dns(_) | Error::Task(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Error::InvalidConfig(_)
+            | Error::Serve(_)
+            | Error::Dns(_)
+            | Error::Task(_)
+            | Error::Journal(_)
+            | Error::Persist(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, error.to_string())
     }

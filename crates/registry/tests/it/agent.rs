@@ -296,9 +296,11 @@ async fn handle_serves_dns_and_check_runners() {
         "w1's check starts critical"
     );
     h.check_result("service:w1", CheckStatus::Passing, "HTTP GET: 200 OK")
+        .await
         .unwrap();
     defs.borrow_and_update();
     h.check_result("service:w1", CheckStatus::Passing, "HTTP GET: 200 OK")
+        .await
         .unwrap();
     assert!(
         !defs.has_changed().unwrap(),
@@ -324,7 +326,10 @@ async fn handle_serves_dns_and_check_runners() {
         w1.service_address, "",
         "DNS falls back to node_address itself"
     );
-    assert!(h.check_result("gone", CheckStatus::Passing, "").is_err());
+    assert!(h
+        .check_result("gone", CheckStatus::Passing, "")
+        .await
+        .is_err());
     assert_eq!(h.node("tern").unwrap().address, "127.0.0.1");
     assert!(h.node("other").is_none());
     assert!(h.node("TERN").is_some(), "node names are case-insensitive");

@@ -8,6 +8,8 @@ mod catalog;
 mod compat;
 mod errors;
 mod kv;
+mod prometheus;
+mod support;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};

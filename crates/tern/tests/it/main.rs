@@ -2,5 +2,6 @@
 //! §9), one module per command family, shared helpers in `support`.
 
 mod import;
+mod registry;
 mod support;
 mod up;

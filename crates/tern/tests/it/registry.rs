@@ -1,0 +1,173 @@
+//! `tern registry` as a process: state journaled to the data directory survives `kill -9`
+//! (every write acknowledged with 200 is there after a restart) and checks resume.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::support::{tern, COMMAND_TIMEOUT};
+
+struct RegistryProcess {
+    child: Child,
+    http: SocketAddr,
+}
+
+impl RegistryProcess {
+    fn start(data_dir: &Path) -> Self {
+        let mut child = tern([
+            "registry",
+            "--http",
+            "127.0.0.1:0",
+            "--dns",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tern registry");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the serving line");
+        // "registry serving the Consul HTTP API on ADDR and DNS on ADDR (Ctrl-C stops)"
+        let http = line
+            .split_whitespace()
+            .nth(7)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no HTTP address in {line:?}"));
+        RegistryProcess { child, http }
+    }
+
+    fn kill_9(mut self) {
+        self.child.kill().expect("SIGKILL the registry");
+        self.child.wait().expect("reap the registry");
+    }
+}
+
+impl Drop for RegistryProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection: (status, body).
+fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(COMMAND_TIMEOUT))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: tern\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+fn eventually(what: &str, mut condition: impl FnMut() -> Option<String>) {
+    let deadline = Instant::now() + COMMAND_TIMEOUT;
+    let mut last = None;
+    while Instant::now() < deadline {
+        match condition() {
+            None => return,
+            seen => last = seen,
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}; last seen: {last:?}");
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9_and_checks_resume() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let registry = RegistryProcess::start(data.path());
+    let target = TcpListener::bind("127.0.0.1:0").expect("bind a check target");
+    let target_addr = target.local_addr().expect("target addr");
+    let registration = format!(
+        r#"{{"Name":"durable","ID":"durable-1","Port":{},"Check":{{"TCP":"{target_addr}","Interval":"1s"}}}}"#,
+        target_addr.port()
+    );
+    let (status, body) = http(
+        registry.http,
+        "PUT",
+        "/v1/agent/service/register",
+        &registration,
+    )
+    .expect("register");
+    assert_eq!(status, 200, "{body}");
+
+    // Writers keep going while the registry is killed; only 200 "true" counts as acknowledged.
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|writer| {
+            let (acknowledged, stop, addr) = (acknowledged.clone(), stop.clone(), registry.http);
+            std::thread::spawn(move || {
+                for n in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let key = format!("durable/{writer}/{n}");
+                    match http(addr, "PUT", &format!("/v1/kv/{key}"), &format!("value-{n}")) {
+                        Ok((200, body)) if body.trim() == "true" => {
+                            acknowledged.lock().expect("ack list").push(key)
+                        }
+                        _ => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    eventually("200 acknowledged writes", || {
+        let n = acknowledged.lock().expect("ack list").len();
+        (n < 200).then(|| format!("{n} acknowledged"))
+    });
+    registry.kill_9();
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        writer.join().expect("writer thread");
+    }
+
+    let registry = RegistryProcess::start(data.path());
+    let acknowledged = acknowledged.lock().expect("ack list").clone();
+    for key in &acknowledged {
+        let n = key.rsplit('/').next().expect("key has a number");
+        let (status, body) =
+            http(registry.http, "GET", &format!("/v1/kv/{key}?raw"), "").expect("read back");
+        assert_eq!(
+            (status, body.as_str()),
+            (200, format!("value-{n}").as_str()),
+            "acknowledged key {key} after kill -9 (of {} acknowledged)",
+            acknowledged.len()
+        );
+    }
+    eventually("the TCP check to pass again after the restart", || {
+        let (_, body) = http(
+            registry.http,
+            "GET",
+            "/v1/health/service/durable?passing",
+            "",
+        )
+        .ok()?;
+        (!body.contains("durable-1")).then_some(body)
+    });
+    drop(target);
+}
