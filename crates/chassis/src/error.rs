@@ -38,6 +38,15 @@ pub enum Error {
     #[error("cannot read the listener's local address: {0}")]
     LocalAddr(#[source] io::Error),
 
+    /// The registry's HTTP API did not answer (refused, reset, timed out).
+    #[error("cannot reach the registry at {addr}: {detail}")]
+    RegistryUnreachable { addr: String, detail: String },
+
+    /// The registry answered, but not with what its API promises (an error status, a
+    /// body that is not the expected JSON).
+    #[error("unexpected answer from the registry at {addr}: {detail}")]
+    RegistryResponse { addr: String, detail: String },
+
     /// SIGINT/SIGTERM handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signal(#[source] io::Error),

@@ -14,9 +14,16 @@
 //!   ([`Service::serve`]): not-ready first, `on_shutdown` hooks, stop accepting, drain up
 //!   to `shutdown_timeout`, abort the rest, return `Ok`.
 //!
-//! The chassis owns the serving stack: registry registration, metrics or tracing
-//! export are added here (a tower layer in `server.rs`, a startup or shutdown step),
-//! without touching services.
+//! - **Registration**: with `registry` configured (`TERN_REGISTRY=127.0.0.1:8500`), the
+//!   instance registers in a Consul-compatible registry once bound (`NAME-PORT`, a gRPC
+//!   health check on its port), retrying in the background, and deregisters first thing
+//!   in a graceful shutdown.
+//! - **Discovery**: [`Discovery`] → [`Balanced`], a load-balanced, retrying channel over
+//!   a service's passing instances, kept current with blocking queries; generated tonic
+//!   clients take it as their transport.
+//!
+//! The chassis owns the serving stack: metrics or tracing export are added here (a tower
+//! layer in `server.rs`, a startup or shutdown step), without touching services.
 //!
 //! ```no_run
 //! # use tern_chassis::{load_config, init_logging, Service};
@@ -43,14 +50,18 @@
 //! ```
 
 mod config;
+mod consul;
+pub mod discovery;
 mod error;
 mod health;
 mod logging;
+mod registration;
 mod request;
 mod server;
 mod service;
 
 pub use config::{load_config, load_config_from, ChassisConfig, Config, LogConfig, LogFormat};
+pub use discovery::{Balanced, Discovery, DiscoveryOptions, Instance};
 pub use error::Error;
 pub use health::Phase;
 pub use logging::{init_logging, log_dispatch};

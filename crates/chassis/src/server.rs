@@ -4,7 +4,8 @@
 //! Shutdown, in order:
 //! 1. the trigger fires (the `serve` future, `Handle::shutdown`, or a signal in `run`);
 //! 2. readiness and gRPC health flip to not-ready / NOT_SERVING;
-//! 3. `on_shutdown` hooks run, one by one (connections are still accepted);
+//! 3. the instance is deregistered from the registry (if registered), then `on_shutdown`
+//!    hooks run, one by one (connections are still accepted);
 //! 4. the listener is closed: new connections are refused;
 //! 5. open connections are asked to finish (HTTP/2 GOAWAY, HTTP/1 close after the
 //!    current response) and in-flight calls drain;
@@ -30,6 +31,7 @@ use tracing::{debug, error, info, warn, Level};
 
 use crate::{
     health::Phase,
+    registration::Registrar,
     request::{CallSpan, RequestIds, REQUEST_ID_HEADER},
     service::{Service, Shared},
     Error,
@@ -51,6 +53,7 @@ where
         router,
         shutdown_timeout,
         hooks,
+        registration,
         ..
     } = service;
     // However serve ends (returning, or its future dropped), handles see Stopped and
@@ -67,6 +70,10 @@ where
     let state = shared.state.subscribe();
     shared.health.publish(&state).await;
     info!(address = %addr, "listening");
+    // Registers in the background; dropped (aborted) with this future.
+    let registrar = registration
+        .as_ref()
+        .map(|config| Registrar::start(config, &shared.name, addr));
 
     let stop_accepting = CancellationToken::new();
     let accept = accept_loop(listener, router, &connections, &stop_accepting);
@@ -89,6 +96,9 @@ where
             timeout_ms = shutdown_timeout.as_millis() as u64,
             "shutting down"
         );
+        if let Some(registrar) = registrar {
+            registrar.deregister(deadline).await;
+        }
         for hook in hooks {
             if timeout_at(deadline, hook()).await.is_err() {
                 warn!("a shutdown hook did not finish within the shutdown timeout");

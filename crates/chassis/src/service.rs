@@ -17,6 +17,7 @@ use tonic::server::NamedService;
 
 use crate::{
     health::{self, GrpcHealth, Phase, State},
+    registration::RegistrationConfig,
     server, ChassisConfig, Error,
 };
 
@@ -74,7 +75,8 @@ impl ServiceBuilder {
         self
     }
 
-    /// Runs `hook` when shutdown begins: after readiness flips to not-ready, while
+    /// Runs `hook` when shutdown begins: after readiness flips to not-ready and the
+    /// service is deregistered from the registry (if `registry` is configured), while
     /// connections are still accepted, before draining. Hooks run one after another in
     /// the order added, within the shutdown timeout.
     pub fn on_shutdown<F, Fut>(mut self, hook: F) -> Self
@@ -110,6 +112,7 @@ impl ServiceBuilder {
             return Err(invalid(problem.clone()));
         }
         config.validate()?;
+        let registration = RegistrationConfig::from_config(config)?;
 
         let (reporter, health_server) = tonic_health::server::health_reporter();
         let mut names = vec![String::new(), self.name.clone()];
@@ -136,6 +139,7 @@ impl ServiceBuilder {
             listen: config.listen,
             shutdown_timeout: config.shutdown_timeout,
             hooks: self.on_shutdown,
+            registration,
         })
     }
 }
@@ -177,11 +181,12 @@ pub struct Service {
     pub(crate) listen: SocketAddr,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) hooks: Vec<ShutdownHook>,
+    pub(crate) registration: Option<RegistrationConfig>,
 }
 
 impl Service {
-    /// Starts describing a service; `name` identifies it in logs, gRPC health and (later)
-    /// the registry.
+    /// Starts describing a service; `name` identifies it in logs, gRPC health and the
+    /// registry.
     pub fn builder(name: impl Into<String>) -> ServiceBuilder {
         ServiceBuilder {
             name: name.into(),
@@ -209,7 +214,9 @@ impl Service {
     /// called, then shuts down gracefully and returns `Ok`:
     ///
     /// 1. readiness and gRPC health flip to not-ready / NOT_SERVING;
-    /// 2. `on_shutdown` hooks run, in order (connections are still accepted);
+    /// 2. the instance is deregistered (when `registry` is configured; it was registered
+    ///    once the listener was bound), then `on_shutdown` hooks run, in order
+    ///    (connections are still accepted);
     /// 3. the listener is closed: new connections are refused;
     /// 4. open connections are asked to finish (HTTP/2 GOAWAY, HTTP/1 close after the
     ///    current response) and in-flight calls drain;

@@ -12,6 +12,7 @@ use crate::state::{CheckKind, CheckStatus, Command, Outcome, Service, State};
 use crate::{Error, RegistryConfig};
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tern_journal::Journal;
@@ -36,6 +37,8 @@ struct Inner {
     config: RegistryConfig,
     /// `None`: in memory only (tests, or no data directory configured).
     journal: Option<Journal>,
+    /// A snapshot is being written; until it is, a large log does not ask for another.
+    compacting: Arc<AtomicBool>,
 }
 
 /// A service instance as the DNS server and other readers see it.
@@ -103,6 +106,7 @@ impl RegistryHandle {
                 closing,
                 config,
                 journal,
+                compacting: Arc::new(AtomicBool::new(false)),
             }),
         }
     }
@@ -125,6 +129,7 @@ impl RegistryHandle {
             let before = state.index();
             let result = state.apply(command.clone(), Self::now());
             let durable = (state.index() != before).then(|| self.journal(&[command]));
+            self.compact_if_due(&state);
             (result, durable)
         };
         if let Some(durable) = durable {
@@ -168,6 +173,33 @@ impl RegistryHandle {
                 Some(Ok(append)) => append.await.map(|_| ()).map_err(Error::Journal),
             }
         }
+    }
+
+    /// Replaces the journal's log by a snapshot of `state` once the log is large (call with
+    /// the state lock held, so the snapshot covers exactly the records appended so far).
+    /// The snapshot is written by the journal's thread; a failure only delays compaction.
+    fn compact_if_due(&self, state: &State) {
+        let Some(journal) = self.inner.journal.as_ref().filter(|j| j.needs_compaction()) else {
+            return;
+        };
+        if self.inner.compacting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let compacting = self.inner.compacting.clone();
+        let snapshot = match serde_json::to_vec(state) {
+            Ok(bytes) => journal.snapshot(bytes),
+            Err(e) => {
+                compacting.store(false, Ordering::Release);
+                return tracing::error!(error = %e, "could not encode a registry snapshot");
+            }
+        };
+        tokio::spawn(async move {
+            match snapshot.await {
+                Ok(sequence) => tracing::info!(sequence, "registry journal compacted"),
+                Err(e) => tracing::warn!(error = %e, "registry journal compaction failed"),
+            }
+            compacting.store(false, Ordering::Release);
+        });
     }
 
     fn announce_current(&self) {

@@ -66,6 +66,9 @@ pub struct RegistryConfig {
     /// Where the journal lives (`DATA_DIR/registry`). `None`: in memory only, and a
     /// restart starts empty.
     pub data_dir: Option<std::path::PathBuf>,
+    /// Log size after which the journal is replaced by a snapshot of the state.
+    /// Default 64 MiB.
+    pub journal_compact_bytes: u64,
     /// DNS answers only instances whose checks all pass; default false, as Consul
     /// (`dns_config.only_passing`): warning instances are answered, critical never.
     pub dns_only_passing: bool,
@@ -81,6 +84,7 @@ impl Default for RegistryConfig {
             acl_token: None,
             dns: DnsConfig::default(),
             data_dir: None,
+            journal_compact_bytes: tern_journal::JournalConfig::DEFAULT_COMPACT_AFTER_BYTES,
             dns_only_passing: false,
         }
     }
@@ -97,19 +101,26 @@ impl std::fmt::Debug for RegistryConfig {
             .field("acl_token", &self.acl_token.as_ref().map(|_| "<redacted>"))
             .field("dns", &self.dns)
             .field("data_dir", &self.data_dir)
+            .field("journal_compact_bytes", &self.journal_compact_bytes)
             .field("dns_only_passing", &self.dns_only_passing)
             .finish()
     }
 }
 
-/// Opens the journal in `dir` and replays it into `state`. Commands are replayed
-/// through the same `State::apply` that accepted them, so indexes come back exactly;
-/// what depends on the clock (TTL deadlines, "critical since") restarts from now.
+/// Opens the journal in `dir`, loads its snapshot (if any) and replays the commands
+/// after it into `state`. Commands are replayed through the same `State::apply` that
+/// accepted them and snapshots carry the indexes, so indexes come back exactly; what
+/// depends on the clock (TTL deadlines, "critical since") restarts from now.
 fn recover(
     dir: &std::path::Path,
+    compact_after_bytes: u64,
     state: &mut state::State,
 ) -> Result<tern_journal::Journal, Error> {
-    let (journal, recovered) = tern_journal::Journal::open(tern_journal::JournalConfig::new(dir))?;
+    let config = tern_journal::JournalConfig {
+        compact_after_bytes,
+        ..tern_journal::JournalConfig::new(dir)
+    };
+    let (journal, recovered) = tern_journal::Journal::open(config)?;
     if recovered.truncated_bytes > 0 {
         tracing::warn!(
             bytes = recovered.truncated_bytes,
@@ -117,6 +128,15 @@ fn recover(
         );
     }
     let now = tokio::time::Instant::now().into_std();
+    if let Some(snapshot) = &recovered.snapshot {
+        *state = serde_json::from_slice(snapshot).map_err(|e| {
+            Error::Persist(format!(
+                "{}: the snapshot is not a registry state: {e}",
+                dir.display()
+            ))
+        })?;
+        state.restart_clocks(now);
+    }
     let records = recovered.records.len();
     for (position, record) in recovered.records.iter().enumerate() {
         let command: Command = serde_json::from_slice(record).map_err(|e| {
@@ -179,7 +199,7 @@ impl Registry {
         );
         let journal = match &config.data_dir {
             None => None,
-            Some(dir) => Some(recover(dir, &mut state)?),
+            Some(dir) => Some(recover(dir, config.journal_compact_bytes, &mut state)?),
         };
         Ok(Registry {
             handle: RegistryHandle::new(config, state, journal),

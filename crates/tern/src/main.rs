@@ -2,6 +2,7 @@
 
 mod bench;
 mod client;
+mod dns;
 mod import;
 mod points;
 mod registry_cmd;

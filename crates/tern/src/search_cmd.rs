@@ -1,16 +1,29 @@
-//! `tern search`: one query against a running search service.
+//! `tern search`: one query against a running search service, found through the
+//! registry (default), its DNS interface (`--dns`) or given directly (`--target`).
+
+use std::net::SocketAddr;
 
 use anyhow::{bail, Result};
 use clap::Args;
 use tern_proto::search::SearchRequest;
 
-use crate::client;
+use crate::client::{self, Client};
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// Address of the search service, HOST:PORT.
+    /// Address of the search service, HOST:PORT; without it the service is found through
+    /// the registry.
+    #[arg(long, conflicts_with = "dns")]
+    target: Option<String>,
+    /// The registry's HTTP API, HOST:PORT (Consul-compatible).
+    #[arg(long, env = "TERN_REGISTRY", default_value = "127.0.0.1:8500")]
+    registry: String,
+    /// Find the service through the registry's DNS interface (SRV + A) instead.
     #[arg(long)]
-    target: String,
+    dns: bool,
+    /// The registry's DNS server, IP:PORT.
+    #[arg(long, default_value = "127.0.0.1:8600", requires = "dns")]
+    dns_server: SocketAddr,
     /// Latitude in degrees (WGS84).
     #[arg(long, allow_negative_numbers = true, requires = "lng")]
     lat: Option<f32>,
@@ -35,9 +48,16 @@ pub struct SearchArgs {
 }
 
 pub async fn run(args: SearchArgs) -> Result<()> {
-    let mut client = client::connect(&args.target).await?;
+    let mut client = match (&args.target, args.dns) {
+        (Some(target), _) => Client::Direct(client::connect(target).await?),
+        (None, true) => Client::resolve_dns(args.dns_server).await?,
+        (None, false) => Client::discover(&args.registry).await?,
+    };
     if args.monitor {
-        let count = client.monitor(()).await?.into_inner().n_things;
+        let count = client
+            .monitor()
+            .await
+            .map_err(|status| anyhow::anyhow!("monitor failed: {}", status.message()))?;
         if args.json {
             println!("{}", serde_json::json!({ "n_things": count }));
         } else {
@@ -59,7 +79,6 @@ pub async fn run(args: SearchArgs) -> Result<()> {
         .search(request)
         .await
         .map_err(|status| anyhow::anyhow!("search failed: {}", status.message()))?
-        .into_inner()
         .responses
         .into_iter()
         .map(|r| r.response)

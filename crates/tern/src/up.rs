@@ -13,7 +13,7 @@ pub struct UpArgs {
     /// Data directory (default `.tern`, or TERN_DATA_DIR).
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Config file for the search service (TOML; keys documented in docs/configuration.md).
+    /// Config file for the search service (TOML; keys documented in docs/search.md).
     #[arg(long)]
     config: Option<PathBuf>,
     /// Address for the search service (default 127.0.0.1:0, an OS-assigned port).

@@ -4,7 +4,11 @@
 pub(crate) mod fields;
 mod source;
 
-use std::{net::SocketAddr, path::Path, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::Path,
+    time::Duration,
+};
 
 use figment::{
     providers::{Format, Serialized, Toml},
@@ -34,6 +38,23 @@ pub struct ChassisConfig {
     /// 0 = one per CPU core.
     pub worker_threads: usize,
     pub log: LogConfig,
+    /// The Consul-compatible registry to register with, `"HOST:PORT"` of its HTTP API
+    /// (`tern registry` or a real Consul agent, e.g. `"127.0.0.1:8500"`); env
+    /// `TERN_REGISTRY`. Unset (default): the service does not register.
+    pub registry: Option<String>,
+    /// How often the registry probes the service (`grpc.health.v1` on its port). Default 1s.
+    #[serde(with = "fields::duration")]
+    pub check_interval: Duration,
+    /// How long the check may stay critical before the registry drops the instance (a
+    /// replica that died without deregistering). Default 1m.
+    #[serde(with = "fields::duration")]
+    pub deregister_critical_after: Duration,
+    /// The IP other processes reach the service on. Default: the listener's IP (loopback
+    /// `127.0.0.1` when listening on an unspecified address such as `0.0.0.0`).
+    pub advertise_address: Option<IpAddr>,
+    /// The registry instance ID. Default `NAME-PORT` (`search-service-50051`); a
+    /// supervisor sets `NAME-REPLICA` so a replica keeps its ID across restarts.
+    pub instance_id: Option<String>,
 }
 
 impl Default for ChassisConfig {
@@ -43,6 +64,11 @@ impl Default for ChassisConfig {
             shutdown_timeout: Duration::from_secs(10),
             worker_threads: 1,
             log: LogConfig::default(),
+            registry: None,
+            check_interval: Duration::from_secs(1),
+            deregister_critical_after: Duration::from_secs(60),
+            advertise_address: None,
+            instance_id: None,
         }
     }
 }
@@ -59,6 +85,26 @@ impl ChassisConfig {
 
     fn check(&self) -> Result<(), (&'static str, String)> {
         crate::logging::parse_filter(&self.log.level).map_err(|detail| ("log.level", detail))?;
+        if let Some(registry) = &self.registry {
+            crate::consul::check_host_port(registry).map_err(|detail| ("registry", detail))?;
+        }
+        if self.check_interval.is_zero() {
+            return Err((
+                "check_interval",
+                "must be greater than 0, e.g. \"1s\"".to_owned(),
+            ));
+        }
+        if let Some(id) = &self.instance_id {
+            if !crate::consul::is_path_safe(id) {
+                return Err((
+                    "instance_id",
+                    format!(
+                        "invalid instance ID {id:?}: expected 1 to 128 ASCII letters, digits, \
+                         '-', '_' or '.'"
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -110,13 +156,20 @@ pub struct Config<T> {
 ///
 /// One TOML table. The chassis keys and the service's own keys live side by side at the
 /// top level (the service's struct must not reuse the chassis names `listen`,
-/// `shutdown_timeout`, `worker_threads`, `log`):
+/// `shutdown_timeout`, `worker_threads`, `log`, `registry`, `check_interval`,
+/// `deregister_critical_after`, `advertise_address`, `instance_id`):
 ///
 /// ```toml
 /// listen = "0.0.0.0:7000"          # IP:PORT; default "127.0.0.1:0" (any free port)
 /// shutdown_timeout = "10s"         # humantime-style: "500ms", "1m30s"; default "10s"
 /// worker_threads = 1               # async runtime workers; 0 = one per core; default 1
 /// store = "postgres://localhost/tern"   # the service's own keys, e.g. search's store
+///
+/// registry = "127.0.0.1:8500"      # Consul-compatible HTTP API to register with; default unset
+/// check_interval = "1s"            # how often the registry probes gRPC health; default "1s"
+/// deregister_critical_after = "1m" # registry drops an instance critical this long; default "1m"
+/// advertise_address = "10.0.0.7"   # IP registered for the service; default the listener's IP
+/// instance_id = "search-service-1" # registry instance ID; default "NAME-PORT"
 ///
 /// [log]
 /// format = "json"                  # "json" (default) or "pretty"
@@ -130,9 +183,10 @@ pub struct Config<T> {
 ///
 /// `TERN_<KEY>` overrides the key, `__` separates nesting levels and the part after
 /// `TERN_` is case-insensitive: `TERN_LISTEN=127.0.0.1:7000`, `TERN_LOG__LEVEL=debug`,
-/// `TERN_STORE=postgres://...`. Values are read like TOML scalars (`10` is a number,
-/// `true` a boolean, `"10"` a string). `TERN_*` variables that no config key matches
-/// (`TERN_DATA_DIR`, `TERN_REGISTRY`, ...) are ignored: they belong to other tools.
+/// `TERN_STORE=postgres://...`, `TERN_REGISTRY=127.0.0.1:8500`. Values are read like TOML
+/// scalars (`10` is a number, `true` a boolean, `"10"` a string). `TERN_*` variables that
+/// no config key matches (`TERN_DATA_DIR`, `TERN_BROKER`, ...) are ignored: they belong to
+/// other tools.
 pub fn load_config<T>(file: Option<&Path>) -> Result<Config<T>, Error>
 where
     T: DeserializeOwned + Serialize + Default,

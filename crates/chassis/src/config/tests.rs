@@ -126,6 +126,51 @@ fn env_overrides_file() {
     );
     assert_eq!(config.service.store, "postgres://db/tern");
     assert_eq!(config.service.cache.size, 128);
+    assert_eq!(
+        config.chassis.registry.as_deref(),
+        Some("127.0.0.1:8500"),
+        "TERN_REGISTRY is the chassis' registry key, read as a string"
+    );
+}
+
+#[test]
+fn registration_keys() {
+    let config = load(
+        None,
+        &[
+            ("TERN_REGISTRY", "consul.internal:8500"),
+            ("TERN_CHECK_INTERVAL", "250ms"),
+            ("TERN_DEREGISTER_CRITICAL_AFTER", "30s"),
+            ("TERN_ADVERTISE_ADDRESS", "10.0.0.7"),
+            ("TERN_INSTANCE_ID", "search-service-1"),
+        ],
+    )
+    .unwrap();
+    let c = &config.chassis;
+    assert_eq!(c.registry.as_deref(), Some("consul.internal:8500"));
+    assert_eq!(c.check_interval, Duration::from_millis(250));
+    assert_eq!(c.deregister_critical_after, Duration::from_secs(30));
+    assert_eq!(c.advertise_address, Some("10.0.0.7".parse().unwrap()));
+    assert_eq!(c.instance_id.as_deref(), Some("search-service-1"));
+
+    assert_eq!(
+        load_err(None, &[("TERN_REGISTRY", "localhost")]),
+        "environment variable TERN_REGISTRY: invalid registry address \"localhost\": expected \
+         HOST:PORT, e.g. \"127.0.0.1:8500\""
+    );
+    assert_eq!(
+        load_err(None, &[("TERN_CHECK_INTERVAL", "0s")]),
+        "environment variable TERN_CHECK_INTERVAL: must be greater than 0, e.g. \"1s\""
+    );
+    let f = file("instance_id = \"a/b\"\n");
+    assert_eq!(
+        load_err(Some(&f.path), &[]),
+        format!(
+            "config file {}: instance_id: invalid instance ID \"a/b\": expected 1 to 128 ASCII \
+             letters, digits, '-', '_' or '.'",
+            f.path.display()
+        )
+    );
 }
 
 #[test]

@@ -195,18 +195,21 @@ fn label_name(key: &str) -> String {
         .collect()
 }
 
-/// `GET /v1/prometheus/sd[?service=NAME...]`: Prometheus `http_sd_configs` target
-/// groups for passing instances, one group per instance, with the `__meta_consul_*`
+/// `GET /v1/prometheus/sd[?service=NAME...][&passing]`: Prometheus `http_sd_configs` target
+/// groups, one per instance (all of them, as consul_sd; `?passing` for passing only), with the `__meta_consul_*`
 /// labels `consul_sd_configs` would set (so relabel rules carry over).
 pub(crate) async fn prometheus_sd(State(h): State<RegistryHandle>, p: Params) -> Response {
     let only: Vec<String> = p.all("service").into_iter().map(str::to_string).collect();
+    let passing_only = p.flag("passing");
     let (index, body) = blocking(&h, &p, |s| {
         let node = s.node();
         let groups: Vec<Value> = s
             .services()
             .filter(|svc| only.is_empty() || only.contains(&svc.def.name))
             .map(|svc| instance(s, svc))
-            .filter(|i| i.status == CheckStatus::Passing)
+            // Like consul_sd (`passingOnly = false`): every instance, with its health in
+            // `__meta_consul_health` for relabelling; `?passing` narrows it down.
+            .filter(|i| !passing_only || i.status == CheckStatus::Passing)
             .map(|i| {
                 let svc = s.service(&i.service_id);
                 let mut labels = BTreeMap::from([
@@ -233,6 +236,13 @@ pub(crate) async fn prometheus_sd(State(h): State<RegistryHandle>, p: Params) ->
                     labels.insert(
                         format!("__meta_consul_service_metadata_{}", label_name(k)),
                         v.clone(),
+                    );
+                }
+                // The node's tagged addresses, as the catalog reports them.
+                for tagged in ["lan", "lan_ipv4", "wan", "wan_ipv4"] {
+                    labels.insert(
+                        format!("__meta_consul_tagged_address_{tagged}"),
+                        node.address.clone(),
                     );
                 }
                 for (k, v) in &node.meta {

@@ -65,7 +65,7 @@ pub struct TxnOutcome {
 }
 
 /// The KV table.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Kv {
     entries: BTreeMap<String, KvEntry>,
     /// Deleted key → index of its deletion. Never reaped (Consul reaps them after a

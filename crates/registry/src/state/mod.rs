@@ -115,7 +115,7 @@ pub enum Outcome {
 }
 
 /// The index of each table's last change (deletions included).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tables {
     pub nodes: u64,
     pub services: u64,
@@ -124,8 +124,9 @@ pub struct Tables {
     pub node_checks: u64,
 }
 
-/// The whole registry state. Read it through the accessor methods.
-#[derive(Clone, Debug)]
+/// The whole registry state. Read it through the accessor methods. Serializable for
+/// snapshots, except what derives from the clock (see [`State::restart_clocks`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct State {
     index: u64,
     node: Node,
@@ -260,6 +261,18 @@ impl State {
             self.index = idx;
         }
         Ok(outcome)
+    }
+
+    /// Restarts what derives from the clock after a snapshot was loaded: every TTL check
+    /// gets a full TTL from `now`, and critical checks count as critical since `now` (the
+    /// same as replaying the journal does).
+    pub fn restart_clocks(&mut self, now: Instant) {
+        for check in self.checks.values_mut() {
+            if let CheckKind::Ttl { ttl } = check.def.kind {
+                check.ttl_deadline = Some(now + ttl);
+            }
+            check.critical_since = (check.status == CheckStatus::Critical).then_some(now);
+        }
     }
 
     /// The commands that time makes due at `now`: expired TTLs, and services whose

@@ -121,7 +121,7 @@ impl CheckDef {
 }
 
 /// The one node this registry is (Consul agent + server in one).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Node {
     pub name: String,
     /// UUID-shaped and stable for a node name (Consul's `ID`).
@@ -134,7 +134,7 @@ pub struct Node {
 }
 
 /// A stored service instance.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Service {
     pub def: ServiceDef,
     pub create_index: u64,
@@ -142,7 +142,7 @@ pub struct Service {
 }
 
 /// A stored check: its definition and current health.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Check {
     pub def: CheckDef,
     pub status: CheckStatus,
@@ -150,13 +150,16 @@ pub struct Check {
     pub create_index: u64,
     pub modify_index: u64,
     /// When the check last turned critical (for `DeregisterCriticalServiceAfter`).
+    /// Clock-derived: not persisted, restarted by [`super::State::restart_clocks`].
+    #[serde(skip)]
     pub critical_since: Option<Instant>,
-    /// When a TTL check expires unless updated before.
+    /// When a TTL check expires unless updated before. Clock-derived, like `critical_since`.
+    #[serde(skip)]
     pub ttl_deadline: Option<Instant>,
 }
 
 /// A stored KV entry. The value is shared so transactions can work on a cheap copy.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KvEntry {
     pub key: String,
     pub value: Arc<[u8]>,

@@ -324,20 +324,61 @@ async fn prometheus_http_sd() {
               "__meta_consul_service_id": "w1",
               "__meta_consul_service_metadata_zone": "a",
               "__meta_consul_service_port": "80",
+              "__meta_consul_tagged_address_lan": "127.0.0.1",
+              "__meta_consul_tagged_address_lan_ipv4": "127.0.0.1",
+              "__meta_consul_tagged_address_wan": "127.0.0.1",
+              "__meta_consul_tagged_address_wan_ipv4": "127.0.0.1",
               "__meta_consul_tags": ",blue,v1,"
             },
             "targets": [
               "127.0.0.1:80"
             ]
+          },
+          {
+            "labels": {
+              "__meta_consul_address": "127.0.0.1",
+              "__meta_consul_dc": "dc1",
+              "__meta_consul_health": "critical",
+              "__meta_consul_node": "tern",
+              "__meta_consul_service": "web",
+              "__meta_consul_service_address": "10.0.0.2",
+              "__meta_consul_service_id": "w2",
+              "__meta_consul_service_port": "81",
+              "__meta_consul_tagged_address_lan": "127.0.0.1",
+              "__meta_consul_tagged_address_lan_ipv4": "127.0.0.1",
+              "__meta_consul_tagged_address_wan": "127.0.0.1",
+              "__meta_consul_tagged_address_wan_ipv4": "127.0.0.1",
+              "__meta_consul_tags": ",green,v1,"
+            },
+            "targets": [
+              "10.0.0.2:81"
+            ]
           }
         ]"#]]
     .assert_eq(&sd.pretty());
-    let all = api.get("/v1/prometheus/sd").await.ok().json();
-    let targets: Vec<_> = all
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["targets"][0].clone())
-        .collect();
-    assert_eq!(targets, [json!("127.0.0.1:5432"), json!("127.0.0.1:80")]);
+    let targets = |uri: &'static str| {
+        let api = api.clone();
+        async move {
+            let groups = api.get(uri).await.ok().json();
+            groups
+                .as_array()
+                .expect("an array of target groups")
+                .iter()
+                .map(|g| g["targets"][0].clone())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        targets("/v1/prometheus/sd").await,
+        [
+            json!("127.0.0.1:5432"),
+            json!("127.0.0.1:80"),
+            json!("10.0.0.2:81")
+        ],
+        "every instance, as consul_sd, critical ones included"
+    );
+    assert_eq!(
+        targets("/v1/prometheus/sd?passing").await,
+        [json!("127.0.0.1:5432"), json!("127.0.0.1:80")]
+    );
 }

@@ -8,6 +8,7 @@ mod catalog;
 mod compat;
 mod errors;
 mod kv;
+mod persistence;
 mod prometheus;
 mod support;
 

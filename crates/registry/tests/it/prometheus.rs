@@ -60,6 +60,10 @@ async fn prometheus_discovers_scrapes_and_forgets_a_registered_service() {
           "__meta_consul_service_id": "prometheus-self-1",
           "__meta_consul_service_metadata_metrics_path": "/metrics",
           "__meta_consul_service_port": "PORT",
+          "__meta_consul_tagged_address_lan": "127.0.0.1",
+          "__meta_consul_tagged_address_lan_ipv4": "127.0.0.1",
+          "__meta_consul_tagged_address_wan": "127.0.0.1",
+          "__meta_consul_tagged_address_wan_ipv4": "127.0.0.1",
           "__meta_consul_tags": ",monitoring,"
         }"#]]
     .assert_eq(&discovered);

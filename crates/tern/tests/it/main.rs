@@ -1,6 +1,7 @@
 //! Tests of the `tern` command line, running the built binary: one test binary (STYLE.md
 //! §9), one module per command family, shared helpers in `support`.
 
+mod discovery;
 mod import;
 mod registry;
 mod support;

@@ -109,11 +109,17 @@ pub struct Up {
 impl Up {
     /// Starts `tern up` on the embedded store in `data_dir` and waits for its "serving" line.
     pub fn start(data_dir: &Path) -> Up {
+        Up::start_with_env(data_dir, &[])
+    }
+
+    /// [`Up::start`] with extra environment variables (`TERN_REGISTRY`, ...).
+    pub fn start_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Up {
         let stderr_path = data_dir.join("up-stderr.log");
         let stderr = std::fs::File::create(&stderr_path)
             .unwrap_or_else(|e| panic!("create {}: {e}", stderr_path.display()));
         let mut child = tern(["up", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             // A file, not a pipe: nobody has to keep reading the logs for it not to block.

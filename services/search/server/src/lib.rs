@@ -21,7 +21,7 @@ pub use api::SearchApi;
 pub use config::{QueryMode, SearchConfig};
 pub use dataset::Dataset;
 
-/// The name the service logs and (later) registers under.
+/// The name the service logs and registers under (instances `search-service-PORT`).
 pub const SERVICE_NAME: &str = "search-service";
 
 #[derive(Debug, thiserror::Error)]

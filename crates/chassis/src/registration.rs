@@ -1,0 +1,223 @@
+//! Registration with a Consul-compatible registry (config key `registry`): once the
+//! listener is bound the service is registered as `NAME` / `NAME-PORT` with a gRPC check
+//! on its own port; during a graceful shutdown it is deregistered right after readiness
+//! flips, before the `on_shutdown` hooks and draining, so callers stop picking it while
+//! it still answers. An unreachable registry never fails start-up: registration is
+//! retried in the background with exponential backoff, logging each failure.
+//!
+//! A process that dies without deregistering stays listed as critical until
+//! `deregister_critical_after`, when the registry reaps it.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use tokio::{task::JoinHandle, time::Instant};
+use tracing::{info, warn};
+
+use crate::{
+    config::fields::format_duration,
+    consul::{Consul, GrpcCheck, ServiceRegistration},
+    ChassisConfig, Error,
+};
+
+const FIRST_RETRY: Duration = Duration::from_millis(200);
+const MAX_RETRY: Duration = Duration::from_secs(10);
+/// The most a deregistration may take, within the shutdown timeout.
+const DEREGISTER_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The validated registration settings of a built service.
+#[derive(Debug, Clone)]
+pub(crate) struct RegistrationConfig {
+    consul: Consul,
+    instance_id: Option<String>,
+    advertise_address: Option<IpAddr>,
+    check_interval: Duration,
+    deregister_critical_after: Duration,
+}
+
+impl RegistrationConfig {
+    /// `None` when no `registry` is configured.
+    pub(crate) fn from_config(config: &ChassisConfig) -> Result<Option<Self>, Error> {
+        let Some(registry) = &config.registry else {
+            return Ok(None);
+        };
+        Ok(Some(RegistrationConfig {
+            consul: Consul::new(registry)?,
+            instance_id: config.instance_id.clone(),
+            advertise_address: config.advertise_address,
+            check_interval: config.check_interval,
+            deregister_critical_after: config.deregister_critical_after,
+        }))
+    }
+
+    /// What is sent for service `name` bound to `bound`.
+    pub(crate) fn registration(&self, name: &str, bound: SocketAddr) -> ServiceRegistration {
+        let ip = self.advertise_address.unwrap_or_else(|| match bound.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        });
+        let port = bound.port();
+        ServiceRegistration {
+            id: self
+                .instance_id
+                .clone()
+                .unwrap_or_else(|| format!("{name}-{port}")),
+            name: name.to_owned(),
+            address: ip.to_string(),
+            port,
+            check: GrpcCheck {
+                name: format!("{name} gRPC health"),
+                grpc: SocketAddr::new(ip, port).to_string(),
+                interval: format_duration(self.check_interval),
+                deregister_critical_service_after: format_duration(self.deregister_critical_after),
+            },
+        }
+    }
+}
+
+/// A registration in progress or done: the background task that registers, retrying
+/// until it succeeds. Dropping it (the serve future dropped) stops the task and leaves
+/// the entry to the registry's critical reaper.
+pub(crate) struct Registrar {
+    consul: Consul,
+    id: String,
+    task: JoinHandle<()>,
+    /// Set before the first attempt: from then on the registry may know the instance.
+    attempted: Arc<AtomicBool>,
+}
+
+impl Registrar {
+    pub(crate) fn start(config: &RegistrationConfig, name: &str, bound: SocketAddr) -> Self {
+        let registration = config.registration(name, bound);
+        let consul = config.consul.clone();
+        let attempted = Arc::new(AtomicBool::new(false));
+        let id = registration.id.clone();
+        let task = tokio::spawn(register(consul.clone(), registration, attempted.clone()));
+        Registrar {
+            consul,
+            id,
+            task,
+            attempted,
+        }
+    }
+
+    /// Stops registering and removes the instance from the registry; gives up (logging)
+    /// at `deadline` or after a few seconds: the registry reaps it later anyway.
+    pub(crate) async fn deregister(self, deadline: Instant) {
+        self.task.abort();
+        if !self.attempted.load(Ordering::SeqCst) {
+            return;
+        }
+        let timeout = deadline
+            .saturating_duration_since(Instant::now())
+            .min(DEREGISTER_TIMEOUT);
+        match self.consul.deregister(&self.id, timeout).await {
+            Ok(()) => info!(registry = self.consul.addr(), id = %self.id, "deregistered"),
+            Err(e) => warn!(error = %e, id = %self.id, "deregistration failed"),
+        }
+    }
+}
+
+impl Drop for Registrar {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn register(consul: Consul, registration: ServiceRegistration, attempted: Arc<AtomicBool>) {
+    let mut delay = FIRST_RETRY;
+    let mut failures = 0u32;
+    loop {
+        attempted.store(true, Ordering::SeqCst);
+        match consul.register(&registration).await {
+            Ok(()) => {
+                info!(
+                    registry = consul.addr(),
+                    id = %registration.id,
+                    address = %registration.check.grpc,
+                    "registered"
+                );
+                return;
+            }
+            Err(e) => {
+                failures += 1;
+                warn!(
+                    error = %e,
+                    id = %registration.id,
+                    failures,
+                    retry_in_ms = delay.as_millis() as u64,
+                    "registration failed; retrying"
+                );
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(MAX_RETRY);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(edit: impl FnOnce(&mut ChassisConfig)) -> RegistrationConfig {
+        let mut config = ChassisConfig {
+            registry: Some("127.0.0.1:8500".into()),
+            ..ChassisConfig::default()
+        };
+        edit(&mut config);
+        RegistrationConfig::from_config(&config)
+            .unwrap()
+            .expect("registry set")
+    }
+
+    #[test]
+    fn defaults_follow_the_listener() {
+        let r = config(|_| {}).registration("search-service", "127.0.0.1:50051".parse().unwrap());
+        assert_eq!(r.id, "search-service-50051");
+        assert_eq!(r.name, "search-service");
+        assert_eq!(r.address, "127.0.0.1");
+        assert_eq!(r.port, 50051);
+        assert_eq!(r.check.grpc, "127.0.0.1:50051");
+        assert_eq!(r.check.interval, "1s");
+        assert_eq!(r.check.deregister_critical_service_after, "1m");
+    }
+
+    #[test]
+    fn explicit_settings_win() {
+        let r = config(|c| {
+            c.instance_id = Some("search-service-2".into());
+            c.advertise_address = Some("10.1.2.3".parse().unwrap());
+            c.check_interval = Duration::from_millis(500);
+            c.deregister_critical_after = Duration::from_secs(90);
+        })
+        .registration("search-service", "0.0.0.0:7000".parse().unwrap());
+        assert_eq!(r.id, "search-service-2");
+        assert_eq!(r.address, "10.1.2.3");
+        assert_eq!(r.check.grpc, "10.1.2.3:7000");
+        assert_eq!(r.check.interval, "500ms");
+        assert_eq!(r.check.deregister_critical_service_after, "90s");
+    }
+
+    #[test]
+    fn unspecified_listen_addresses_advertise_loopback() {
+        let r = config(|_| {}).registration("s", "0.0.0.0:1".parse().unwrap());
+        assert_eq!(r.check.grpc, "127.0.0.1:1");
+        let r = config(|_| {}).registration("s", "[::]:1".parse().unwrap());
+        assert_eq!(r.check.grpc, "[::1]:1");
+        assert_eq!(r.address, "::1");
+    }
+
+    #[test]
+    fn no_registry_no_registration() {
+        assert!(RegistrationConfig::from_config(&ChassisConfig::default())
+            .unwrap()
+            .is_none());
+    }
+}
