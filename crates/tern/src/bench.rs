@@ -17,9 +17,9 @@ use hdrhistogram::Histogram;
 use tern_proto::search::search_client::SearchClient;
 use tern_proto::search::SearchRequest;
 use tokio::time::Instant;
-use tonic::transport::Channel;
+use search_service::SERVICE_NAME;
 
-use crate::client;
+use crate::client::{self, Client};
 use crate::points::{self, QueryPoint};
 
 #[derive(Debug, Subcommand)]
@@ -30,9 +30,13 @@ pub enum BenchCommand {
 
 #[derive(Debug, Args)]
 pub struct BenchSearchArgs {
-    /// Address of the search service, HOST:PORT.
+    /// Address of the search service, HOST:PORT; without it every passing instance is
+    /// found through the registry and load-balanced (retrying on another instance).
     #[arg(long)]
-    target: String,
+    target: Option<String>,
+    /// The registry's HTTP API, HOST:PORT, used without --target.
+    #[arg(long, env = "TERN_REGISTRY", default_value = "127.0.0.1:8500")]
+    registry: String,
     /// Workers, each keeping one RPC in flight.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -102,16 +106,22 @@ async fn search(args: BenchSearchArgs) -> Result<()> {
         bail!("--duration must be positive and --warmup not negative");
     }
     let points = Arc::new(points::load(args.points.as_deref())?);
-    let endpoint = client::endpoint(&args.target)?;
-    let mut channels = Vec::with_capacity(args.connections);
-    for _ in 0..args.connections {
-        channels.push(
-            endpoint
-                .connect()
-                .await
-                .with_context(|| format!("cannot reach the search service at {}", args.target))?,
-        );
-    }
+    let clients = match &args.target {
+        Some(target) => {
+            let endpoint = client::endpoint(target)?;
+            let mut clients = Vec::with_capacity(args.connections);
+            for _ in 0..args.connections {
+                let channel = endpoint
+                    .connect()
+                    .await
+                    .with_context(|| format!("cannot reach the search service at {target}"))?;
+                clients.push(Client::Direct(SearchClient::new(channel)));
+            }
+            clients
+        }
+        // The balancer keeps one connection per instance itself.
+        None => vec![Client::discover(&args.registry).await?],
+    };
     let start = Instant::now() + Duration::from_secs_f64(args.warmup);
     let window = Arc::new(Window {
         start,
@@ -120,7 +130,7 @@ async fn search(args: BenchSearchArgs) -> Result<()> {
     let next_point = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::with_capacity(args.concurrency);
     for i in 0..args.concurrency {
-        let client = SearchClient::new(channels[i % channels.len()].clone());
+        let client = clients[i % clients.len()].clone();
         workers.push(tokio::spawn(worker(
             client,
             points.clone(),
@@ -142,13 +152,17 @@ async fn search(args: BenchSearchArgs) -> Result<()> {
         }
     }
     let failed: u64 = errors.values().sum();
+    let target_name = args
+        .target
+        .clone()
+        .unwrap_or_else(|| format!("{SERVICE_NAME} via {}", args.registry));
     let qps = ok as f64 / args.duration;
     let pct = |q: f64| latencies_us.value_at_quantile(q);
     if args.json {
         println!(
             "{}",
             serde_json::json!({
-                "rpc": "search", "target": args.target, "concurrency": args.concurrency,
+                "rpc": "search", "target": target_name, "concurrency": args.concurrency,
                 "connections": args.connections, "duration_s": args.duration,
                 "warmup_s": args.warmup, "points": points.len(), "ok": ok,
                 "errors": failed, "qps": (qps * 10.0).round() / 10.0,
@@ -178,7 +192,7 @@ async fn search(args: BenchSearchArgs) -> Result<()> {
 }
 
 async fn worker(
-    mut client: SearchClient<Channel>,
+    mut client: Client,
     points: Arc<Vec<QueryPoint>>,
     next_point: Arc<AtomicUsize>,
     query: String,
@@ -196,15 +210,17 @@ async fn worker(
             return Ok(tally);
         }
         let point = points[next_point.fetch_add(1, Ordering::Relaxed) % points.len()];
-        let mut request = tonic::Request::new(SearchRequest {
+        let request = SearchRequest {
             query: query.clone(),
             page_number: 1,
             result_per_page: 10,
             lat: point.lat,
             lng: point.lng,
-        });
-        request.set_timeout(timeout);
-        let result = client.search(request).await;
+        };
+        let result = match tokio::time::timeout(timeout, client.search(request)).await {
+            Ok(result) => result,
+            Err(_) => Err(tonic::Status::deadline_exceeded("no answer within --timeout-ms")),
+        };
         let done = Instant::now();
         if sent < window.start || done > window.end {
             continue;

@@ -31,7 +31,8 @@ pub async fn connect(target: &str) -> Result<SearchClient<Channel>> {
     Ok(SearchClient::new(channel))
 }
 
-/// A search client however the service was found.
+/// A search client however the service was found. Cheap to clone (shares connections).
+#[derive(Clone)]
 pub enum Client {
     Direct(SearchClient<Channel>),
     Discovered(SearchClient<Balanced>),
