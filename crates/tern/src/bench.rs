@@ -14,10 +14,10 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use hdrhistogram::Histogram;
+use search_service::SERVICE_NAME;
 use tern_proto::search::search_client::SearchClient;
 use tern_proto::search::SearchRequest;
 use tokio::time::Instant;
-use search_service::SERVICE_NAME;
 
 use crate::client::{self, Client};
 use crate::points::{self, QueryPoint};
@@ -219,7 +219,9 @@ async fn worker(
         };
         let result = match tokio::time::timeout(timeout, client.search(request)).await {
             Ok(result) => result,
-            Err(_) => Err(tonic::Status::deadline_exceeded("no answer within --timeout-ms")),
+            Err(_) => Err(tonic::Status::deadline_exceeded(
+                "no answer within --timeout-ms",
+            )),
         };
         let done = Instant::now();
         if sent < window.start || done > window.end {
