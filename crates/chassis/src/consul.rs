@@ -14,6 +14,7 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 use crate::Error;
 
@@ -112,12 +113,18 @@ pub(crate) struct Endpoint {
 #[derive(Clone)]
 pub(crate) struct Consul {
     addr: String,
+    /// Sent as `X-Consul-Token` when the registry enforces ACLs; never logged.
+    token: Option<Arc<str>>,
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
 impl std::fmt::Debug for Consul {
+    // By hand, so the token never reaches a log through `{:?}`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Consul").field("addr", &self.addr).finish()
+        f.debug_struct("Consul")
+            .field("addr", &self.addr)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
     }
 }
 
@@ -137,8 +144,15 @@ impl Consul {
             .build(connector);
         Ok(Consul {
             addr: addr.to_owned(),
+            token: None,
             client,
         })
+    }
+
+    /// Authenticates every request with `token` (the registry's ACL token).
+    pub(crate) fn with_token(mut self, token: Option<&str>) -> Self {
+        self.token = token.map(Arc::from);
+        self
     }
 
     pub(crate) fn addr(&self) -> &str {
@@ -235,6 +249,9 @@ impl Consul {
             .header(header::ACCEPT, "application/json");
         if body.is_some() {
             request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        if let Some(token) = &self.token {
+            request = request.header("x-consul-token", token.as_ref());
         }
         let request = request
             .body(Full::new(Bytes::from(body.unwrap_or_default())))

@@ -115,6 +115,13 @@ impl Discovery {
         self
     }
 
+    /// Sends `token` as `X-Consul-Token` (a registry that enforces ACLs answers 403
+    /// without it).
+    pub fn with_token(mut self, token: Option<&str>) -> Self {
+        self.consul = self.consul.with_token(token);
+        self
+    }
+
     /// The registry address this discovers through.
     pub fn registry(&self) -> &str {
         self.consul.addr()

@@ -60,7 +60,9 @@ mod request;
 mod server;
 mod service;
 
-pub use config::{load_config, load_config_from, ChassisConfig, Config, LogConfig, LogFormat};
+pub use config::{
+    load_config, load_config_from, ChassisConfig, Config, LogConfig, LogFormat, Secret,
+};
 pub use discovery::{Balanced, Discovery, DiscoveryOptions, Instance};
 pub use error::Error;
 pub use health::Phase;

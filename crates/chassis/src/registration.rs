@@ -23,7 +23,7 @@ use tracing::{info, warn};
 use crate::{
     config::fields::format_duration,
     consul::{Consul, GrpcCheck, ServiceRegistration},
-    ChassisConfig, Error,
+    ChassisConfig, Error, Secret,
 };
 
 const FIRST_RETRY: Duration = Duration::from_millis(200);
@@ -48,7 +48,8 @@ impl RegistrationConfig {
             return Ok(None);
         };
         Ok(Some(RegistrationConfig {
-            consul: Consul::new(registry)?,
+            consul: Consul::new(registry)?
+                .with_token(config.registry_token.as_ref().map(Secret::expose)),
             instance_id: config.instance_id.clone(),
             advertise_address: config.advertise_address,
             check_interval: config.check_interval,

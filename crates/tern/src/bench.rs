@@ -37,6 +37,9 @@ pub struct BenchSearchArgs {
     /// The registry's HTTP API, HOST:PORT, used without --target.
     #[arg(long, env = "TERN_REGISTRY", default_value = "127.0.0.1:8500")]
     registry: String,
+    /// The registry's ACL token, if it enforces one.
+    #[arg(long, env = "TERN_REGISTRY_TOKEN", hide_env_values = true)]
+    registry_token: Option<String>,
     /// Workers, each keeping one RPC in flight.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -120,7 +123,7 @@ async fn search(args: BenchSearchArgs) -> Result<()> {
             clients
         }
         // The balancer keeps one connection per instance itself.
-        None => vec![Client::discover(&args.registry).await?],
+        None => vec![Client::discover(&args.registry, args.registry_token.as_deref()).await?],
     };
     let start = Instant::now() + Duration::from_secs_f64(args.warmup);
     let window = Arc::new(Window {

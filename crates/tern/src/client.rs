@@ -41,7 +41,7 @@ pub enum Client {
 impl Client {
     /// Any passing instance registered at `registry`; fails clearly if the registry is
     /// unreachable or no instance passes.
-    pub async fn discover(registry: &str) -> Result<Client> {
+    pub async fn discover(registry: &str, token: Option<&str>) -> Result<Client> {
         // Search and Monitor are reads: safe to retry on another instance.
         let options = DiscoveryOptions {
             idempotent: true,
@@ -49,6 +49,7 @@ impl Client {
         };
         let balanced = Discovery::new(registry)?
             .with_options(options)
+            .with_token(token)
             .balanced(SERVICE_NAME)
             .await
             .with_context(|| format!("finding {SERVICE_NAME} through the registry"))?;

@@ -18,6 +18,9 @@ pub struct SearchArgs {
     /// The registry's HTTP API, HOST:PORT (Consul-compatible).
     #[arg(long, env = "TERN_REGISTRY", default_value = "127.0.0.1:8500")]
     registry: String,
+    /// The registry's ACL token, if it enforces one.
+    #[arg(long, env = "TERN_REGISTRY_TOKEN", hide_env_values = true)]
+    registry_token: Option<String>,
     /// Find the service through the registry's DNS interface (SRV + A) instead.
     #[arg(long)]
     dns: bool,
@@ -51,7 +54,7 @@ pub async fn run(args: SearchArgs) -> Result<()> {
     let mut client = match (&args.target, args.dns) {
         (Some(target), _) => Client::Direct(client::connect(target).await?),
         (None, true) => Client::resolve_dns(args.dns_server).await?,
-        (None, false) => Client::discover(&args.registry).await?,
+        (None, false) => Client::discover(&args.registry, args.registry_token.as_deref()).await?,
     };
     if args.monitor {
         let count = client

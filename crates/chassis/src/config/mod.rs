@@ -55,6 +55,31 @@ pub struct ChassisConfig {
     /// The registry instance ID. Default `NAME-PORT` (`search-service-50051`); a
     /// supervisor sets `NAME-REPLICA` so a replica keeps its ID across restarts.
     pub instance_id: Option<String>,
+    /// The registry's ACL token, sent as `X-Consul-Token` (env `TERN_REGISTRY_TOKEN`).
+    /// Default unset. Redacted in `{:?}` output.
+    pub registry_token: Option<Secret>,
+}
+
+/// A value that never shows in `{:?}` output, so configs can be logged whole.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for where it is sent.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 impl Default for ChassisConfig {
@@ -69,6 +94,7 @@ impl Default for ChassisConfig {
             deregister_critical_after: Duration::from_secs(60),
             advertise_address: None,
             instance_id: None,
+            registry_token: None,
         }
     }
 }
@@ -170,6 +196,7 @@ pub struct Config<T> {
 /// deregister_critical_after = "1m" # registry drops an instance critical this long; default "1m"
 /// advertise_address = "10.0.0.7"   # IP registered for the service; default the listener's IP
 /// instance_id = "search-service-1" # registry instance ID; default "NAME-PORT"
+/// registry_token = "…"             # the registry's ACL token (X-Consul-Token); default unset
 ///
 /// [log]
 /// format = "json"                  # "json" (default) or "pretty"

@@ -34,6 +34,10 @@ impl RunningRegistry {
 
     /// Serves on an already bound (and maybe already connected-to) listener.
     pub async fn start_on(http: TcpListener) -> Self {
+        Self::start_with(http, RegistryConfig::default()).await
+    }
+
+    pub async fn start_with(http: TcpListener, config: RegistryConfig) -> Self {
         let listeners = Listeners {
             http,
             dns_udp: UdpSocket::bind("127.0.0.1:0").await.expect("bind dns udp"),
@@ -42,7 +46,7 @@ impl RunningRegistry {
                 .expect("bind dns tcp"),
         };
         let http = listeners.http.local_addr().expect("http address");
-        let registry = Registry::build(RegistryConfig::default()).expect("valid config");
+        let registry = Registry::build(config).expect("valid config");
         let handle = registry.handle();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -161,5 +165,54 @@ async fn an_invalid_registry_address_is_a_config_error() {
         err.to_string(),
         "config: registry: invalid registry address \"localhost\": expected HOST:PORT, e.g. \
          \"127.0.0.1:8500\""
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registers_and_discovers_with_the_registry_acl_token() {
+    const TOKEN: &str = "s3cret-registry-token";
+    let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let registry = RunningRegistry::start_with(
+        http,
+        RegistryConfig {
+            acl_token: Some(TOKEN.to_owned()),
+            ..RegistryConfig::default()
+        },
+    )
+    .await;
+    let mut config = registering(registry.http);
+    config.registry_token = Some(tern_chassis::Secret::new(TOKEN));
+    assert!(
+        !format!("{config:?}").contains(TOKEN),
+        "the token is redacted in the config's Debug output"
+    );
+    let running = start_with(TestSearch::default().builder(), &config).await;
+    let id = format!("search-service-{}", running.addr.port());
+    eventually(
+        "the registration with the token lands and passes",
+        || async { registry.passing_ids("search-service") == [id.clone()] },
+    )
+    .await;
+
+    let without = tern_chassis::Discovery::new(&registry.http.to_string())
+        .unwrap()
+        .balanced("search-service")
+        .await;
+    assert!(
+        without.is_err(),
+        "a registry with ACLs refuses discovery without the token"
+    );
+    let with = tern_chassis::Discovery::new(&registry.http.to_string())
+        .unwrap()
+        .with_token(Some(TOKEN))
+        .balanced("search-service")
+        .await
+        .expect("discovery with the token");
+    assert_eq!(with.instances().len(), 1);
+
+    running.stop().await;
+    assert!(
+        registry.ids("search-service").is_empty(),
+        "deregistered with the token"
     );
 }
