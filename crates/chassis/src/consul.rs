@@ -232,6 +232,21 @@ impl Consul {
         }
     }
 
+    /// `GET /v1/agent/service/ID`: whether the registry still has the instance (false on
+    /// 404; an error for anything else but 200).
+    pub(crate) async fn is_registered(&self, id: &str) -> Result<bool, Error> {
+        let path = format!("/v1/agent/service/{id}");
+        let (status, _, body) = self
+            .exchange(Method::GET, &path, None, REQUEST_TIMEOUT)
+            .await?;
+        match status {
+            StatusCode::OK => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            status => Err(self.unexpected(&path, status, &body)),
+        }
+    }
+
+    /// One request; anything but 200 is an error naming the path and the answer.
     async fn send(
         &self,
         method: Method,
@@ -239,6 +254,26 @@ impl Consul {
         body: Option<Vec<u8>>,
         timeout: Duration,
     ) -> Result<(HeaderMap, Bytes), Error> {
+        let (status, headers, body) = self.exchange(method, path, body, timeout).await?;
+        if status != StatusCode::OK {
+            return Err(self.unexpected(path, status, &body));
+        }
+        Ok((headers, body))
+    }
+
+    fn unexpected(&self, path: &str, status: StatusCode, body: &[u8]) -> Error {
+        let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+        self.bad_response(format!("{path}: HTTP {status}: {}", text.trim()))
+    }
+
+    /// One request and its answer, whatever the status.
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<(StatusCode, HeaderMap, Bytes), Error> {
         let unreachable = |detail: String| Error::RegistryUnreachable {
             addr: self.addr.clone(),
             detail,
@@ -273,15 +308,7 @@ impl Consul {
         let (parts, body) = tokio::time::timeout(timeout, exchange)
             .await
             .map_err(|_| unreachable(format!("no answer within {timeout:?}")))??;
-        if parts.status != StatusCode::OK {
-            let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-            return Err(self.bad_response(format!(
-                "{path}: HTTP {}: {}",
-                parts.status,
-                text.trim()
-            )));
-        }
-        Ok((parts.headers, body))
+        Ok((parts.status, parts.headers, body))
     }
 }
 

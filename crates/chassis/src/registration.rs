@@ -39,6 +39,7 @@ pub(crate) struct RegistrationConfig {
     advertise_address: Option<IpAddr>,
     check_interval: Duration,
     deregister_critical_after: Duration,
+    sync_interval: Duration,
 }
 
 impl RegistrationConfig {
@@ -54,6 +55,7 @@ impl RegistrationConfig {
             advertise_address: config.advertise_address,
             check_interval: config.check_interval,
             deregister_critical_after: config.deregister_critical_after,
+            sync_interval: config.registry_sync_interval,
         }))
     }
 
@@ -100,7 +102,12 @@ impl Registrar {
         let consul = config.consul.clone();
         let attempted = Arc::new(AtomicBool::new(false));
         let id = registration.id.clone();
-        let task = tokio::spawn(register(consul.clone(), registration, attempted.clone()));
+        let task = tokio::spawn(register(
+            consul.clone(),
+            registration,
+            attempted.clone(),
+            config.sync_interval,
+        ));
         Registrar {
             consul,
             id,
@@ -132,12 +139,47 @@ impl Drop for Registrar {
     }
 }
 
-async fn register(consul: Consul, registration: ServiceRegistration, attempted: Arc<AtomicBool>) {
+/// Registers, then keeps the registration in place (anti-entropy, as a Consul agent does):
+/// every `sync_interval` it asks whether the registry still has the instance and
+/// registers again if it lost it (a registry restarted without its data, an operator's
+/// deregistration). Re-registering an unchanged entry is avoided on purpose: Consul resets
+/// check status on re-registration, which would flap the instance.
+async fn register(
+    consul: Consul,
+    registration: ServiceRegistration,
+    attempted: Arc<AtomicBool>,
+    sync_interval: Duration,
+) {
+    loop {
+        register_until_done(&consul, &registration, &attempted).await;
+        loop {
+            tokio::time::sleep(sync_interval).await;
+            match consul.is_registered(&registration.id).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    warn!(
+                        registry = consul.addr(),
+                        id = %registration.id,
+                        "the registry no longer has this instance; registering again"
+                    );
+                    break;
+                }
+                Err(e) => warn!(error = %e, id = %registration.id, "registration check failed"),
+            }
+        }
+    }
+}
+
+async fn register_until_done(
+    consul: &Consul,
+    registration: &ServiceRegistration,
+    attempted: &AtomicBool,
+) {
     let mut delay = FIRST_RETRY;
     let mut failures = 0u32;
     loop {
         attempted.store(true, Ordering::SeqCst);
-        match consul.register(&registration).await {
+        match consul.register(registration).await {
             Ok(()) => {
                 info!(
                     registry = consul.addr(),

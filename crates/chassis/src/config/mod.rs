@@ -55,6 +55,10 @@ pub struct ChassisConfig {
     /// The registry instance ID. Default `NAME-PORT` (`search-service-50051`); a
     /// supervisor sets `NAME-REPLICA` so a replica keeps its ID across restarts.
     pub instance_id: Option<String>,
+    /// How often a registered service checks that the registry still has it, and
+    /// registers again if not (anti-entropy). Default 30s.
+    #[serde(with = "fields::duration")]
+    pub registry_sync_interval: Duration,
     /// The registry's ACL token, sent as `X-Consul-Token` (env `TERN_REGISTRY_TOKEN`).
     /// Default unset. Redacted in `{:?}` output.
     pub registry_token: Option<Secret>,
@@ -94,6 +98,7 @@ impl Default for ChassisConfig {
             deregister_critical_after: Duration::from_secs(60),
             advertise_address: None,
             instance_id: None,
+            registry_sync_interval: Duration::from_secs(30),
             registry_token: None,
         }
     }
@@ -118,6 +123,12 @@ impl ChassisConfig {
             return Err((
                 "check_interval",
                 "must be greater than 0, e.g. \"1s\"".to_owned(),
+            ));
+        }
+        if self.registry_sync_interval.is_zero() {
+            return Err((
+                "registry_sync_interval",
+                "must be greater than 0, e.g. \"30s\"".to_owned(),
             ));
         }
         if let Some(id) = &self.instance_id {
@@ -196,6 +207,7 @@ pub struct Config<T> {
 /// deregister_critical_after = "1m" # registry drops an instance critical this long; default "1m"
 /// advertise_address = "10.0.0.7"   # IP registered for the service; default the listener's IP
 /// instance_id = "search-service-1" # registry instance ID; default "NAME-PORT"
+/// registry_sync_interval = "30s"   # re-check (and restore) the registration; default "30s"
 /// registry_token = "…"             # the registry's ACL token (X-Consul-Token); default unset
 ///
 /// [log]

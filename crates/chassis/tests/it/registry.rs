@@ -216,3 +216,31 @@ async fn registers_and_discovers_with_the_registry_acl_token() {
         "deregistered with the token"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_registration_is_restored() {
+    let registry = RunningRegistry::start().await;
+    let mut config = registering(registry.http);
+    config.registry_sync_interval = Duration::from_millis(100);
+    let running = start_with(TestSearch::default().builder(), &config).await;
+    let id = format!("search-service-{}", running.addr.port());
+    eventually("the instance passes its gRPC check", || async {
+        registry.passing_ids("search-service") == [id.clone()]
+    })
+    .await;
+
+    // What a registry restarted without its data, or an operator, does to the entry.
+    registry
+        .handle
+        .apply(tern_registry::Command::DeregisterService { id: id.clone() })
+        .await
+        .expect("deregister behind the service's back");
+    assert!(registry.ids("search-service").is_empty());
+    eventually("the service registers itself again and passes", || async {
+        registry.passing_ids("search-service") == [id.clone()]
+    })
+    .await;
+
+    running.stop().await;
+    assert!(registry.ids("search-service").is_empty());
+}
