@@ -239,10 +239,10 @@ pub(crate) async fn prometheus_sd(State(h): State<RegistryHandle>, p: Params) ->
                     );
                 }
                 // The node's tagged addresses, as the catalog reports them.
-                for tagged in ["lan", "lan_ipv4", "wan", "wan_ipv4"] {
+                for (tagged, address) in super::wire::tagged_addresses(node) {
                     labels.insert(
                         format!("__meta_consul_tagged_address_{tagged}"),
-                        node.address.clone(),
+                        address.to_owned(),
                     );
                 }
                 for (k, v) in &node.meta {

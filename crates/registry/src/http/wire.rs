@@ -23,7 +23,7 @@ const WEIGHTS: Weights = Weights {
 };
 
 /// Consul's node `TaggedAddresses` for a single-address node.
-fn tagged_addresses(node: &Node) -> BTreeMap<&'static str, &str> {
+pub(crate) fn tagged_addresses(node: &Node) -> BTreeMap<&'static str, &str> {
     let a = node.address.as_str();
     BTreeMap::from([("lan", a), ("lan_ipv4", a), ("wan", a), ("wan_ipv4", a)])
 }
