@@ -68,6 +68,7 @@ pub use error::Error;
 pub use health::Phase;
 pub use logging::{init_logging, log_dispatch};
 pub use request::REQUEST_ID_HEADER;
+pub use server::shutdown_signal;
 pub use service::{Handle, Service, ServiceBuilder};
 
 /// The async runtime a service runs on, sized by `config.worker_threads` (0 = one worker

@@ -280,8 +280,9 @@ where
 }
 
 /// Completes on SIGINT or SIGTERM (Ctrl-C elsewhere). Installs the handlers now, so a
-/// signal that arrives before the future is polled is not lost.
-pub(crate) fn shutdown_signal() -> Result<impl Future<Output = ()> + Send, Error> {
+/// signal that arrives before the future is polled is not lost. [`Service::run`] uses it;
+/// so do binaries that serve something other than a chassis service (`tern registry`).
+pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send, Error> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

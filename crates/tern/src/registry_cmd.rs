@@ -53,16 +53,8 @@ pub async fn run(args: RegistryArgs) -> Result<()> {
         listeners.http.local_addr()?,
         listeners.dns_udp.local_addr()?
     );
-    registry.serve(listeners, shutdown_signal()).await?;
+    let shutdown = tern_chassis::shutdown_signal()?;
+    registry.serve(listeners, shutdown).await?;
     println!("registry stopped");
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let mut terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        Some(()) = async { terminate.as_mut()?.recv().await } => {}
-    }
 }
