@@ -127,8 +127,12 @@ impl RegistryHandle {
         let (result, durable) = {
             let mut state = self.lock();
             let before = state.index();
-            let result = state.apply(command.clone(), Self::now());
-            let durable = (state.index() != before).then(|| self.journal(&[command]));
+            // The copy is only for the journal: an in-memory registry does not make it.
+            let record = self.inner.journal.as_ref().map(|_| command.clone());
+            let result = state.apply(command, Self::now());
+            let durable = record
+                .filter(|_| state.index() != before)
+                .map(|record| self.journal(&[record]));
             self.compact_if_due(&state);
             (result, durable)
         };
