@@ -63,16 +63,15 @@ impl InProcessRegistry {
 
     /// Waits until exactly `id` is registered and passing.
     fn wait_passing(&self, id: &str, up: &Up) {
-        let deadline = Instant::now() + COMMAND_TIMEOUT;
-        while self.ids(HealthFilter::Passing) != [id] {
-            assert!(
-                Instant::now() < deadline,
-                "{id} not passing; registered: {:?}; tern up stderr:\n{}",
-                self.ids(HealthFilter::Any),
-                up.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        eventually(&format!("{id} to pass"), || {
+            (self.ids(HealthFilter::Passing) != [id]).then(|| {
+                format!(
+                    "registered: {:?}; tern up stderr:\n{}",
+                    self.ids(HealthFilter::Any),
+                    up.stderr()
+                )
+            })
+        });
     }
 }
 

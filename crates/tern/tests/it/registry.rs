@@ -7,9 +7,8 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use crate::support::{tern, COMMAND_TIMEOUT};
+use crate::support::{eventually, tern, COMMAND_TIMEOUT};
 
 struct RegistryProcess {
     child: Child,
@@ -80,19 +79,6 @@ fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> std::io::Resu
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     Ok((status, body))
-}
-
-fn eventually(what: &str, mut condition: impl FnMut() -> Option<String>) {
-    let deadline = Instant::now() + COMMAND_TIMEOUT;
-    let mut last = None;
-    while Instant::now() < deadline {
-        match condition() {
-            None => return,
-            seen => last = seen,
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}; last seen: {last:?}");
 }
 
 #[test]

@@ -223,3 +223,21 @@ pub fn store_contents(data_dir: &Path) -> (i64, Vec<String>) {
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("create a temporary directory")
 }
+
+/// Polls `condition` until it returns `None` (done); `Some(what was seen)` means not yet.
+/// Fails the test after [`COMMAND_TIMEOUT`] with the last thing seen.
+pub fn eventually(what: &str, mut condition: impl FnMut() -> Option<String>) {
+    let deadline = Instant::now() + COMMAND_TIMEOUT;
+    let mut last = None;
+    while Instant::now() < deadline {
+        match condition() {
+            None => return,
+            seen => last = seen,
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "timed out waiting for {what}; last seen: {}",
+        last.as_deref().unwrap_or("nothing")
+    );
+}
