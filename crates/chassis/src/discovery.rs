@@ -52,10 +52,9 @@ use tonic::{transport::Channel, Code, Status};
 use tower::{Service as _, ServiceExt};
 use tracing::{debug, info, warn};
 
-use crate::{
-    consul::{self, Consul, Endpoint},
-    Error,
-};
+use tern_consul_client::{self as consul, Block, Consul, Endpoint};
+
+use crate::Error;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -140,7 +139,10 @@ impl Discovery {
                     .to_owned(),
             });
         }
-        let (index, endpoints) = self.consul.passing(service, None).await?;
+        let consul::Indexed {
+            index,
+            value: endpoints,
+        } = self.consul.passing(service, None).await?;
         let mut instances = Vec::new();
         update(&mut instances, endpoints, &self.options);
         let (sender, receiver) = watch::channel(Arc::new(instances));
@@ -400,10 +402,19 @@ async fn watch_instances(
     loop {
         // Index 0 would not block; Consul's advice is to clamp to 1.
         match consul
-            .passing(&service, Some((index.max(1), options.watch_wait)))
+            .passing(
+                &service,
+                Some(Block {
+                    index: index.max(1),
+                    wait: options.watch_wait,
+                }),
+            )
             .await
         {
-            Ok((new_index, endpoints)) => {
+            Ok(consul::Indexed {
+                index: new_index,
+                value: endpoints,
+            }) => {
                 delay = FIRST_RETRY;
                 let moved = new_index > index;
                 // An index going backwards (registry restarted) resets the watch.
@@ -440,6 +451,8 @@ mod tests {
         Endpoint {
             id: id.into(),
             address: address.into(),
+            health: consul::Health::Passing,
+            output: String::new(),
         }
     }
 

@@ -51,3 +51,21 @@ pub enum Error {
     #[error("cannot install signal handlers: {0}")]
     Signal(#[source] io::Error),
 }
+
+impl From<tern_consul_client::Error> for Error {
+    fn from(error: tern_consul_client::Error) -> Self {
+        match error {
+            tern_consul_client::Error::InvalidAddress(detail) => Error::Config {
+                origin: "registry".to_owned(),
+                key: None,
+                detail,
+            },
+            tern_consul_client::Error::Unreachable { addr, detail } => {
+                Error::RegistryUnreachable { addr, detail }
+            }
+            tern_consul_client::Error::Response { addr, detail } => {
+                Error::RegistryResponse { addr, detail }
+            }
+        }
+    }
+}

@@ -50,7 +50,6 @@
 //! ```
 
 mod config;
-mod consul;
 pub mod discovery;
 mod error;
 mod health;

@@ -9,6 +9,7 @@
 //! `deregister_critical_after`, when the registry reaps it.
 
 use std::{
+    collections::BTreeMap,
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     sync::{
         atomic::{AtomicBool, Ordering},
@@ -20,11 +21,8 @@ use std::{
 use tokio::{task::JoinHandle, time::Instant};
 use tracing::{info, warn};
 
-use crate::{
-    config::fields::format_duration,
-    consul::{Consul, GrpcCheck, ServiceRegistration},
-    ChassisConfig, Error, Secret,
-};
+use crate::{config::fields::format_duration, ChassisConfig, Error, Secret};
+use tern_consul_client::{Check, Consul, Probe, ServiceRegistration};
 
 const FIRST_RETRY: Duration = Duration::from_millis(200);
 const MAX_RETRY: Duration = Duration::from_secs(10);
@@ -73,14 +71,17 @@ impl RegistrationConfig {
                 .clone()
                 .unwrap_or_else(|| format!("{name}-{port}")),
             name: name.to_owned(),
+            tags: Vec::new(),
+            meta: BTreeMap::new(),
             address: ip.to_string(),
             port,
-            check: GrpcCheck {
+            check: Some(Check {
                 name: format!("{name} gRPC health"),
-                grpc: SocketAddr::new(ip, port).to_string(),
+                probe: Probe::Grpc(SocketAddr::new(ip, port).to_string()),
                 interval: format_duration(self.check_interval),
+                timeout: None,
                 deregister_critical_service_after: format_duration(self.deregister_critical_after),
-            },
+            }),
         }
     }
 }
@@ -184,7 +185,7 @@ async fn register_until_done(
                 info!(
                     registry = consul.addr(),
                     id = %registration.id,
-                    address = %registration.check.grpc,
+                    address = %format_args!("{}:{}", registration.address, registration.port),
                     "registered"
                 );
                 return;
@@ -209,6 +210,17 @@ async fn register_until_done(
 mod tests {
     use super::*;
 
+    fn check(registration: &ServiceRegistration) -> &Check {
+        registration.check.as_ref().expect("a check")
+    }
+
+    fn grpc_target(registration: &ServiceRegistration) -> &str {
+        match &check(registration).probe {
+            Probe::Grpc(target) => target,
+            other => panic!("expected a gRPC check, got {other:?}"),
+        }
+    }
+
     fn config(edit: impl FnOnce(&mut ChassisConfig)) -> RegistrationConfig {
         let mut config = ChassisConfig {
             registry: Some("127.0.0.1:8500".into()),
@@ -227,9 +239,9 @@ mod tests {
         assert_eq!(r.name, "search-service");
         assert_eq!(r.address, "127.0.0.1");
         assert_eq!(r.port, 50051);
-        assert_eq!(r.check.grpc, "127.0.0.1:50051");
-        assert_eq!(r.check.interval, "1s");
-        assert_eq!(r.check.deregister_critical_service_after, "1m");
+        assert_eq!(grpc_target(&r), "127.0.0.1:50051");
+        assert_eq!(check(&r).interval, "1s");
+        assert_eq!(check(&r).deregister_critical_service_after, "1m");
     }
 
     #[test]
@@ -243,17 +255,17 @@ mod tests {
         .registration("search-service", "0.0.0.0:7000".parse().unwrap());
         assert_eq!(r.id, "search-service-2");
         assert_eq!(r.address, "10.1.2.3");
-        assert_eq!(r.check.grpc, "10.1.2.3:7000");
-        assert_eq!(r.check.interval, "500ms");
-        assert_eq!(r.check.deregister_critical_service_after, "90s");
+        assert_eq!(grpc_target(&r), "10.1.2.3:7000");
+        assert_eq!(check(&r).interval, "500ms");
+        assert_eq!(check(&r).deregister_critical_service_after, "90s");
     }
 
     #[test]
     fn unspecified_listen_addresses_advertise_loopback() {
         let r = config(|_| {}).registration("s", "0.0.0.0:1".parse().unwrap());
-        assert_eq!(r.check.grpc, "127.0.0.1:1");
+        assert_eq!(grpc_target(&r), "127.0.0.1:1");
         let r = config(|_| {}).registration("s", "[::]:1".parse().unwrap());
-        assert_eq!(r.check.grpc, "[::1]:1");
+        assert_eq!(grpc_target(&r), "[::1]:1");
         assert_eq!(r.address, "::1");
     }
 

@@ -117,7 +117,7 @@ impl ChassisConfig {
     fn check(&self) -> Result<(), (&'static str, String)> {
         crate::logging::parse_filter(&self.log.level).map_err(|detail| ("log.level", detail))?;
         if let Some(registry) = &self.registry {
-            crate::consul::check_host_port(registry).map_err(|detail| ("registry", detail))?;
+            tern_consul_client::check_host_port(registry).map_err(|detail| ("registry", detail))?;
         }
         if self.check_interval.is_zero() {
             return Err((
@@ -132,7 +132,7 @@ impl ChassisConfig {
             ));
         }
         if let Some(id) = &self.instance_id {
-            if !crate::consul::is_path_safe(id) {
+            if !tern_consul_client::is_path_safe(id) {
                 return Err((
                     "instance_id",
                     format!(

@@ -1,0 +1,176 @@
+//! The client against tern's registry served on a loopback port: every call it makes,
+//! the wire shapes it reads, and blocking queries waking on a change.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use tern_consul_client::{Block, Check, Consul, Health, Probe, ServiceRegistration};
+use tern_registry::{Registry, RegistryConfig};
+use tokio::{net::TcpListener, sync::oneshot};
+
+struct Running {
+    consul: Consul,
+    stop: oneshot::Sender<()>,
+}
+
+async fn start() -> Running {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    let registry = Registry::build(RegistryConfig::default()).expect("valid config");
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        registry
+            .serve_http(listener, async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Running {
+        consul: Consul::new(&addr.to_string()).expect("valid address"),
+        stop,
+    }
+}
+
+fn registration(id: &str, port: u16, probe: Option<Probe>) -> ServiceRegistration {
+    ServiceRegistration {
+        id: id.into(),
+        name: "echo".into(),
+        tags: vec!["v1".into()],
+        meta: BTreeMap::from([("revision".into(), "1".into())]),
+        address: "127.0.0.1".into(),
+        port,
+        check: probe.map(|probe| Check {
+            name: "probe".into(),
+            probe,
+            interval: "1h".into(),
+            timeout: Some("1s".into()),
+            deregister_critical_service_after: "1m".into(),
+        }),
+    }
+}
+
+#[tokio::test]
+async fn services_and_their_health() {
+    let running = start().await;
+    let consul = &running.consul;
+    consul
+        .register(&registration("echo-1", 7001, None))
+        .await
+        .expect("register without a check");
+    // A TCP check starts critical until it has run; with an hour's interval the first
+    // run happens at once only when check runners are served, which serve_http does not.
+    consul
+        .register(&registration(
+            "echo-2",
+            7002,
+            Some(Probe::Tcp("127.0.0.1:7002".into())),
+        ))
+        .await
+        .expect("register with a TCP check");
+
+    let all = consul.instances("echo", None).await.expect("instances");
+    let seen: Vec<_> = all
+        .value
+        .iter()
+        .map(|e| (e.id.as_str(), e.address.as_str(), e.health))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("echo-1", "127.0.0.1:7001", Health::Passing),
+            ("echo-2", "127.0.0.1:7002", Health::Critical),
+        ]
+    );
+    let passing = consul.passing("echo", None).await.expect("passing");
+    assert_eq!(passing.value.len(), 1);
+    assert_eq!(passing.value[0].id, "echo-1");
+
+    assert!(consul.is_registered("echo-2").await.expect("lookup"));
+    consul
+        .deregister("echo-2", Duration::from_secs(1))
+        .await
+        .expect("deregister");
+    assert!(!consul.is_registered("echo-2").await.expect("lookup"));
+    assert!(consul
+        .instances("nothing", None)
+        .await
+        .expect("unknown service")
+        .value
+        .is_empty());
+    let _ = running.stop.send(());
+}
+
+#[tokio::test]
+async fn kv_round_trip_and_blocking_list() {
+    let running = start().await;
+    let consul = running.consul.clone();
+    assert_eq!(consul.kv_get("config/echo/a").await.expect("get"), None);
+    let empty = consul.kv_list("config/echo/", None).await.expect("list");
+    assert!(empty.value.is_empty());
+
+    consul
+        .kv_put("config/echo/log level", b"debug")
+        .await
+        .expect("put");
+    let entry = consul
+        .kv_get("config/echo/log level")
+        .await
+        .expect("get")
+        .expect("present");
+    assert_eq!(entry.value, b"debug");
+    assert_eq!(entry.key, "config/echo/log level");
+
+    let listed = consul.kv_list("config/echo/", None).await.expect("list");
+    assert_eq!(listed.value.len(), 1);
+    let waiter = {
+        let consul = consul.clone();
+        let index = listed.index;
+        tokio::spawn(async move {
+            consul
+                .kv_list(
+                    "config/echo/",
+                    Some(Block {
+                        index,
+                        wait: Duration::from_secs(30),
+                    }),
+                )
+                .await
+        })
+    };
+    consul.kv_put("config/echo/b", b"").await.expect("put");
+    let woken = tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .expect("the blocking list returns on the change")
+        .expect("no panic")
+        .expect("list");
+    assert!(woken.index > listed.index);
+    let keys: Vec<_> = woken.value.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["config/echo/b", "config/echo/log level"]);
+
+    consul
+        .kv_delete("config/echo/", true)
+        .await
+        .expect("delete");
+    assert!(consul
+        .kv_list("config/echo/", None)
+        .await
+        .expect("list")
+        .value
+        .is_empty());
+    let _ = running.stop.send(());
+}
+
+#[tokio::test]
+async fn errors_name_the_registry() {
+    assert!(Consul::new("not an address").is_err());
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    drop(listener);
+    let consul = Consul::new(&addr).expect("valid");
+    let error = consul.kv_get("x").await.expect_err("nothing listens");
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("cannot reach the registry at {addr}")),
+        "{error}"
+    );
+}
