@@ -14,7 +14,7 @@ start_registry
 replica_pids=()
 replica_ports=()
 for replica in 1 2; do
-  (cd "$work" && TERN_REGISTRY="$REGISTRY_HTTP" exec "$TERN" up --data-dir "$work/replica$replica") \
+  (cd "$work" && TERN_REGISTRY="$REGISTRY_HTTP" exec "$TERN" service search --data-dir "$work/replica$replica") \
     >"$work/up$replica.out" 2>"$work/up$replica.err" &
   replica_pids+=($!)
 done

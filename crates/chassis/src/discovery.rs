@@ -52,17 +52,11 @@ use tonic::{transport::Channel, Code, Status};
 use tower::{Service as _, ServiceExt};
 use tracing::{debug, info, warn};
 
-use tern_consul_client::{self as consul, Block, Consul, Endpoint};
+use tern_consul_client::{self as consul, Consul, Endpoint};
 
-use crate::Error;
+use crate::{follow::Follow, Error};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-const FIRST_RETRY: Duration = Duration::from_millis(100);
-const MAX_RETRY: Duration = Duration::from_secs(5);
-/// Pause after a query whose index did not move, so a server that does not block (or a
-/// quiet service) never makes the watch spin.
-const UNCHANGED_GAP: Duration = Duration::from_millis(50);
 
 /// How calls through a [`Balanced`] behave.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -394,52 +388,33 @@ fn update(
 async fn watch_instances(
     consul: Consul,
     service: String,
-    mut index: u64,
+    index: u64,
     sender: watch::Sender<Arc<Vec<Instance>>>,
     options: DiscoveryOptions,
 ) {
-    let mut delay = FIRST_RETRY;
+    let mut follow = Follow::new(index, options.watch_wait);
     loop {
-        // Index 0 would not block; Consul's advice is to clamp to 1.
-        match consul
-            .passing(
-                &service,
-                Some(Block {
-                    index: index.max(1),
-                    wait: options.watch_wait,
-                }),
+        let consul::Indexed {
+            value: endpoints, ..
+        } = follow
+            .next(
+                |block| consul.passing(&service, block),
+                |error, retry| {
+                    warn!(service = %service, error = %error, retry_in_ms = retry.as_millis() as u64,
+                        "watching the registry failed; keeping the last known instances");
+                },
             )
-            .await
-        {
-            Ok(consul::Indexed {
-                index: new_index,
-                value: endpoints,
-            }) => {
-                delay = FIRST_RETRY;
-                let moved = new_index > index;
-                // An index going backwards (registry restarted) resets the watch.
-                index = if new_index < index { 0 } else { new_index };
-                sender.send_if_modified(|set| {
-                    let mut instances = set.as_ref().clone();
-                    let changed = update(&mut instances, endpoints, &options);
-                    if changed {
-                        let ids: Vec<&str> = instances.iter().map(|i| i.id.as_str()).collect();
-                        info!(service = %service, instances = ?ids, "instances changed");
-                        *set = Arc::new(instances);
-                    }
-                    changed
-                });
-                if !moved {
-                    tokio::time::sleep(UNCHANGED_GAP).await;
-                }
+            .await;
+        sender.send_if_modified(|set| {
+            let mut instances = set.as_ref().clone();
+            let changed = update(&mut instances, endpoints, &options);
+            if changed {
+                let ids: Vec<&str> = instances.iter().map(|i| i.id.as_str()).collect();
+                info!(service = %service, instances = ?ids, "instances changed");
+                *set = Arc::new(instances);
             }
-            Err(e) => {
-                warn!(service = %service, error = %e, retry_in_ms = delay.as_millis() as u64,
-                    "watching the registry failed; keeping the last known instances");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(MAX_RETRY);
-            }
-        }
+            changed
+        });
     }
 }
 

@@ -21,6 +21,12 @@
 //! - **Discovery**: [`Discovery`] → [`Balanced`], a load-balanced, retrying channel over
 //!   a service's passing instances, kept current with blocking queries; generated tonic
 //!   clients take it as their transport.
+//! - **Live config**: with `registry` and `config_prefix` (`TERN_CONFIG_PREFIX=config/search/`)
+//!   set, the keys under the prefix are followed with blocking queries and applied while
+//!   the service runs: `log_level` (the log filter) and the service's own [`LiveConfig`]
+//!   ([`ServiceBuilder::live_config`]). Each snapshot is validated whole; an invalid one
+//!   is rejected and the previous config stays. The outcome is logged and written to
+//!   `tern/status/INSTANCE_ID/config`.
 //!
 //! The chassis owns the serving stack: metrics or tracing export are added here (a tower
 //! layer in `server.rs`, a startup or shutdown step), without touching services.
@@ -52,7 +58,9 @@
 mod config;
 pub mod discovery;
 mod error;
+mod follow;
 mod health;
+mod live_config;
 mod logging;
 mod registration;
 mod request;
@@ -65,6 +73,7 @@ pub use config::{
 pub use discovery::{Balanced, Discovery, DiscoveryOptions, Instance};
 pub use error::Error;
 pub use health::Phase;
+pub use live_config::{InvalidValue, LiveConfig};
 pub use logging::{init_logging, log_dispatch};
 pub use request::REQUEST_ID_HEADER;
 pub use server::shutdown_signal;
@@ -84,5 +93,5 @@ pub fn runtime(config: &ChassisConfig) -> std::io::Result<tokio::runtime::Runtim
 /// addresses with the same syntax and errors as the chassis' own keys:
 /// `#[serde(with = "tern_chassis::serde_with::duration")]`.
 pub mod serde_with {
-    pub use crate::config::fields::{duration, socket_addr};
+    pub use crate::config::fields::{duration, option_duration, socket_addr};
 }

@@ -1,7 +1,7 @@
 //! Logging setup: `tracing` events as JSON lines (for machines) or pretty text (for
 //! people), written to stderr.
 
-use std::{fmt, io::IsTerminal};
+use std::{fmt, io::IsTerminal, sync::Arc};
 
 use serde_json::Value;
 use tracing::{
@@ -9,12 +9,15 @@ use tracing::{
     Dispatch, Event, Subscriber,
 };
 use tracing_subscriber::{
+    filter::LevelFilter,
     fmt::{
         format::{JsonFields, Writer},
         time::{FormatTime, SystemTime},
         FmtContext, FormatEvent, FormattedFields, MakeWriter,
     },
+    layer::{Layer, SubscriberExt},
     registry::LookupSpan,
+    reload,
     util::SubscriberInitExt,
     EnvFilter,
 };
@@ -40,6 +43,11 @@ use crate::{Error, LogConfig, LogFormat};
 ///
 /// Safe to call more than once (tests, the `tern` CLI starting services in-process):
 /// when a logger is already installed this is a no-op. Fails only on an invalid level.
+///
+/// The filter can be replaced while the process runs: a service with live config
+/// (`config_prefix`) applies the registry key `log_level` to the logger that was the
+/// default when it started serving, and returns to `config.level` when the key is
+/// deleted. Only loggers built here (or by [`log_dispatch`]) can be changed that way.
 pub fn init_logging(config: &LogConfig, service: &str) -> Result<(), Error> {
     let ansi = std::io::stderr().is_terminal();
     let dispatch = build(config, service, std::io::stderr, ansi)?;
@@ -70,24 +78,73 @@ where
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
+    // `with_filter_reloading` last: the reload handle's type names the final formatter.
     Ok(match config.format {
-        LogFormat::Json => Dispatch::new(
-            builder
+        LogFormat::Json => {
+            let builder = builder
                 .fmt_fields(JsonFields::new())
                 .event_format(JsonLine::new(service))
-                .finish(),
-        ),
-        LogFormat::Pretty => Dispatch::new(builder.with_ansi(ansi).finish()),
+                .with_filter_reloading();
+            let control = LevelControl::new(builder.reload_handle());
+            Dispatch::new(builder.finish().with(control))
+        }
+        LogFormat::Pretty => {
+            let builder = builder.with_ansi(ansi).with_filter_reloading();
+            let control = LevelControl::new(builder.reload_handle());
+            Dispatch::new(builder.finish().with(control))
+        }
     })
 }
 
+/// Replaces the filter of a logger built by [`build`]. It rides along in the subscriber
+/// stack as a layer that does nothing, so that whoever holds the `Dispatch` finds it with
+/// `downcast_ref` (the reload layer itself cannot be downcast to). Reloading rebuilds
+/// tracing's per-callsite interest cache, so callsites cached as "never" at the old level
+/// wake up.
+#[derive(Clone)]
+pub(crate) struct LevelControl {
+    reload: Arc<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>,
+}
+
+impl LevelControl {
+    fn new<S: 'static>(handle: reload::Handle<EnvFilter, S>) -> Self {
+        LevelControl {
+            reload: Arc::new(move |filter| handle.reload(filter).map_err(|e| e.to_string())),
+        }
+    }
+
+    /// The control of `dispatch`, if tern built it.
+    pub(crate) fn of(dispatch: &Dispatch) -> Option<LevelControl> {
+        dispatch.downcast_ref::<LevelControl>().cloned()
+    }
+
+    pub(crate) fn set(&self, filter: EnvFilter) -> Result<(), String> {
+        (self.reload)(filter)
+    }
+}
+
+impl<S: Subscriber> Layer<S> for LevelControl {}
+
+/// Parses an `EnvFilter` directive. Stricter than `EnvFilter` in one way: a bare word
+/// that is not a level (`verbose`, `infoo`) is refused. `EnvFilter` reads it as a target
+/// name (every level of target `verbose`, nothing else), which silences the service and
+/// is nearly always a typo; write `verbose=trace` to mean the target.
 pub(crate) fn parse_filter(directive: &str) -> Result<EnvFilter, String> {
-    EnvFilter::builder().parse(directive).map_err(|_| {
+    let invalid = || {
         format!(
             "invalid log filter {directive:?}: expected a tracing directive such as \"info\" or \
              \"warn,search=debug\""
         )
-    })
+    };
+    let bare_target = directive
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .any(|d| !d.contains(['=', '[']) && d.parse::<LevelFilter>().is_err());
+    if bare_target {
+        return Err(invalid());
+    }
+    EnvFilter::builder().parse(directive).map_err(|_| invalid())
 }
 
 /// Formats one event as a flat JSON object (see the module docs). Span fields come
@@ -328,6 +385,53 @@ mod tests {
             .map(|l| l["message"].clone())
             .collect();
         assert_eq!(messages, ["kept", "kept too"]);
+    }
+
+    #[test]
+    fn the_level_can_be_changed_through_the_dispatch() {
+        for format in [LogFormat::Json, LogFormat::Pretty] {
+            let capture = Capture::default();
+            let config = LogConfig {
+                format,
+                level: "info".to_owned(),
+            };
+            let dispatch = log_dispatch(&config, "s", capture.clone()).unwrap();
+            let control = LevelControl::of(&dispatch).expect("a level control");
+            tracing::dispatcher::with_default(&dispatch, || {
+                tracing::debug!("before");
+                control.set(parse_filter("debug").unwrap()).unwrap();
+                tracing::debug!("after");
+            });
+            let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+            assert!(!text.contains("before") && text.contains("after"), "{text}");
+        }
+        let foreign = Dispatch::new(tracing_subscriber::registry());
+        assert!(LevelControl::of(&foreign).is_none());
+    }
+
+    #[test]
+    fn filters() {
+        for ok in [
+            "info",
+            "WARN",
+            "off",
+            "warn,search=debug",
+            "search_service=trace",
+            "info,tower_http::trace=debug",
+            "debug,h2=info,",
+            "info,[request]=debug",
+        ] {
+            assert!(parse_filter(ok).is_ok(), "{ok}");
+        }
+        for bad in ["verbose", "infoo", "info,search", "search=loud", "a=b=c"] {
+            assert_eq!(
+                parse_filter(bad).unwrap_err(),
+                format!(
+                    "invalid log filter {bad:?}: expected a tracing directive such as \"info\" \
+                     or \"warn,search=debug\""
+                )
+            );
+        }
     }
 
     #[test]

@@ -57,6 +57,18 @@ impl RegistrationConfig {
         }))
     }
 
+    /// The registry client (with the token), for the other registry work of the service.
+    pub(crate) fn consul(&self) -> &Consul {
+        &self.consul
+    }
+
+    /// The instance ID of service `name` bound to `bound`: `instance_id`, else `NAME-PORT`.
+    pub(crate) fn instance_id(&self, name: &str, bound: SocketAddr) -> String {
+        self.instance_id
+            .clone()
+            .unwrap_or_else(|| format!("{name}-{}", bound.port()))
+    }
+
     /// What is sent for service `name` bound to `bound`.
     pub(crate) fn registration(&self, name: &str, bound: SocketAddr) -> ServiceRegistration {
         let ip = self.advertise_address.unwrap_or_else(|| match bound.ip() {
@@ -66,10 +78,7 @@ impl RegistrationConfig {
         });
         let port = bound.port();
         ServiceRegistration {
-            id: self
-                .instance_id
-                .clone()
-                .unwrap_or_else(|| format!("{name}-{port}")),
+            id: self.instance_id(name, bound),
             name: name.to_owned(),
             tags: Vec::new(),
             meta: BTreeMap::new(),

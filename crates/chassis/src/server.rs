@@ -4,8 +4,9 @@
 //! Shutdown, in order:
 //! 1. the trigger fires (the `serve` future, `Handle::shutdown`, or a signal in `run`);
 //! 2. readiness and gRPC health flip to not-ready / NOT_SERVING;
-//! 3. the instance is deregistered from the registry (if registered), then `on_shutdown`
-//!    hooks run, one by one (connections are still accepted);
+//! 3. the instance is deregistered from the registry (if registered), the live config
+//!    watch stops and deletes its status key, then `on_shutdown` hooks run, one by one
+//!    (connections are still accepted);
 //! 4. the listener is closed: new connections are refused;
 //! 5. open connections are asked to finish (HTTP/2 GOAWAY, HTTP/1 close after the
 //!    current response) and in-flight calls drain;
@@ -31,6 +32,7 @@ use tracing::{debug, error, info, warn, Level};
 
 use crate::{
     health::Phase,
+    live_config::LiveWatch,
     registration::Registrar,
     request::{CallSpan, RequestIds, REQUEST_ID_HEADER},
     service::{Service, Shared},
@@ -54,6 +56,7 @@ where
         shutdown_timeout,
         hooks,
         registration,
+        live,
         ..
     } = service;
     // However serve ends (returning, or its future dropped), handles see Stopped and
@@ -74,6 +77,14 @@ where
     let registrar = registration
         .as_ref()
         .map(|config| Registrar::start(config, &shared.name, addr));
+    // Follows the live config in the background; stopped with this future too.
+    let live_watch = match (&live, &registration) {
+        (Some(live), Some(config)) => Some(LiveWatch::start(
+            live,
+            &config.instance_id(&shared.name, addr),
+        )),
+        _ => None,
+    };
 
     let stop_accepting = CancellationToken::new();
     let accept = accept_loop(listener, router, &connections, &stop_accepting);
@@ -98,6 +109,9 @@ where
         );
         if let Some(registrar) = registrar {
             registrar.deregister(deadline).await;
+        }
+        if let Some(live_watch) = live_watch {
+            live_watch.stop(deadline).await;
         }
         for hook in hooks {
             if timeout_at(deadline, hook()).await.is_err() {

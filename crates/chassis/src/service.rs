@@ -17,8 +17,9 @@ use tonic::server::NamedService;
 
 use crate::{
     health::{self, GrpcHealth, Phase, State},
+    live_config::{Live, ServiceKeys, Typed},
     registration::RegistrationConfig,
-    server, ChassisConfig, Error,
+    server, ChassisConfig, Error, LiveConfig,
 };
 
 pub(crate) type ShutdownHook = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
@@ -32,6 +33,7 @@ pub struct ServiceBuilder {
     http: Router,
     ready_when_told: bool,
     on_shutdown: Vec<ShutdownHook>,
+    live_config: Option<Arc<dyn ServiceKeys>>,
     problems: Vec<String>,
 }
 
@@ -88,6 +90,32 @@ impl ServiceBuilder {
         self
     }
 
+    /// Declares the service's live config keys: the fields of `L` (see [`LiveConfig`]),
+    /// read from the registry's KV store under `config_prefix` while the service runs.
+    ///
+    /// `on_change` is called with the new values each time a valid snapshot of the prefix
+    /// changes one of `L`'s keys (deleting a key hands over its default); it runs on the
+    /// watch task, so it should only store or send them (a `watch` channel, an
+    /// `ArcSwap`). Until the first snapshot arrives, and when `registry` or
+    /// `config_prefix` is not set, the service runs on `L::default()`. Without this, the
+    /// only live key is the chassis' `log_level`. Declare it once.
+    pub fn live_config<L, F>(mut self, on_change: F) -> Self
+    where
+        L: LiveConfig,
+        F: Fn(&L) + Send + Sync + 'static,
+    {
+        if self.live_config.is_some() {
+            self.problems
+                .push("live_config is declared more than once".to_owned());
+            return self;
+        }
+        match Typed::<L>::new(Arc::new(on_change)) {
+            Ok(typed) => self.live_config = Some(Arc::new(typed)),
+            Err(problem) => self.problems.push(problem),
+        }
+        self
+    }
+
     /// Validates the builder and `config` and sets up health.
     pub fn build(self, config: &ChassisConfig) -> Result<Service, Error> {
         let invalid = |detail: String| Error::InvalidService {
@@ -113,6 +141,7 @@ impl ServiceBuilder {
         }
         config.validate()?;
         let registration = RegistrationConfig::from_config(config)?;
+        let live = Live::from_config(config, registration.as_ref(), self.live_config);
 
         let (reporter, health_server) = tonic_health::server::health_reporter();
         let mut names = vec![String::new(), self.name.clone()];
@@ -140,6 +169,7 @@ impl ServiceBuilder {
             shutdown_timeout: config.shutdown_timeout,
             hooks: self.on_shutdown,
             registration,
+            live,
         })
     }
 }
@@ -182,6 +212,7 @@ pub struct Service {
     pub(crate) shutdown_timeout: Duration,
     pub(crate) hooks: Vec<ShutdownHook>,
     pub(crate) registration: Option<RegistrationConfig>,
+    pub(crate) live: Option<Live>,
 }
 
 impl Service {
@@ -195,6 +226,7 @@ impl Service {
             http: Router::new(),
             ready_when_told: false,
             on_shutdown: Vec::new(),
+            live_config: None,
             problems: Vec::new(),
         }
     }
@@ -215,8 +247,8 @@ impl Service {
     ///
     /// 1. readiness and gRPC health flip to not-ready / NOT_SERVING;
     /// 2. the instance is deregistered (when `registry` is configured; it was registered
-    ///    once the listener was bound), then `on_shutdown` hooks run, in order
-    ///    (connections are still accepted);
+    ///    once the listener was bound), the live config watch stops and its status key is
+    ///    deleted, then `on_shutdown` hooks run, in order (connections are still accepted);
     /// 3. the listener is closed: new connections are refused;
     /// 4. open connections are asked to finish (HTTP/2 GOAWAY, HTTP/1 close after the
     ///    current response) and in-flight calls drain;

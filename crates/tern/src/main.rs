@@ -2,11 +2,16 @@
 
 mod bench;
 mod client;
+mod ctl;
 mod dns;
+mod duration;
 mod import;
+mod kv_cmd;
+mod logs_cmd;
 mod points;
 mod registry_cmd;
 mod search_cmd;
+mod service_cmd;
 mod up;
 
 use anyhow::{Context, Result};
@@ -25,17 +30,42 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the platform in the foreground: the search service on the embedded store.
+    /// Run the platform of tern.toml: the registry and every service, supervised.
     Up(up::UpArgs),
+    /// Stop a running platform: services deregister and drain, then the registry stops.
+    Down(ctl::DownArgs),
+    /// Every replica: service, revision, pid, address, health, restarts, uptime.
+    Ps(ctl::PsArgs),
+    /// Add or remove replicas of a service (new ones healthy first; removed ones drained).
+    Scale(ctl::ScaleArgs),
+    /// Roll out what changed in tern.toml, one replica at a time.
+    Apply(ctl::ApplyArgs),
+    /// Restart a service's replicas one at a time.
+    Restart(ctl::RestartArgs),
+    /// Revisions of a service.
+    #[command(subcommand)]
+    Rollout(ctl::RolloutCommand),
+    /// Return a service to an earlier revision (default: the one before).
+    Rollback(ctl::RollbackArgs),
+    /// The platform file: check it, or print its JSON schema.
+    #[command(subcommand)]
+    Config(up::ConfigCommand),
+    /// Run a built-in service in this process (what `tern up` runs per replica).
+    Service(service_cmd::ServiceArgs),
     /// Import a GeoJSON FeatureCollection into a feature store.
     Import(import::ImportArgs),
     /// Run the embedded Consul-compatible registry (HTTP API + DNS) alone.
     Registry(registry_cmd::RegistryArgs),
     /// Query a search service.
     Search(search_cmd::SearchArgs),
+    /// Read and write the registry's KV store (config keys live under config/SERVICE/).
+    #[command(subcommand)]
+    Kv(kv_cmd::KvCommand),
     /// Load generators.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Show service logs: all replicas interleaved in time order.
+    Logs(logs_cmd::LogsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -50,15 +80,26 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(command: Command) -> Result<()> {
-    // `up` sizes its runtime from the service's config and `bench` from its arguments;
-    // the registry and the clients take tokio's defaults.
+    // `service` sizes its runtime from the service's config and `bench` from its
+    // arguments; the platform, the registry and the clients take tokio's defaults.
     let client_runtime =
         || tokio::runtime::Runtime::new().context("cannot start the async runtime");
     match command {
         Command::Up(args) => up::run(args),
+        Command::Down(args) => client_runtime()?.block_on(ctl::down(args)),
+        Command::Ps(args) => client_runtime()?.block_on(ctl::ps(args)),
+        Command::Scale(args) => client_runtime()?.block_on(ctl::scale(args)),
+        Command::Apply(args) => client_runtime()?.block_on(ctl::apply(args)),
+        Command::Restart(args) => client_runtime()?.block_on(ctl::restart(args)),
+        Command::Rollout(command) => client_runtime()?.block_on(ctl::rollout(command)),
+        Command::Rollback(args) => client_runtime()?.block_on(ctl::rollback(args)),
+        Command::Service(args) => service_cmd::run(args),
+        Command::Config(command) => up::config(command),
         Command::Import(args) => client_runtime()?.block_on(import::run(args)),
         Command::Registry(args) => client_runtime()?.block_on(registry_cmd::run(args)),
         Command::Search(args) => client_runtime()?.block_on(search_cmd::run(args)),
+        Command::Kv(command) => client_runtime()?.block_on(kv_cmd::run(command)),
         Command::Bench(command) => bench::run(command),
+        Command::Logs(args) => client_runtime()?.block_on(logs_cmd::run(args)),
     }
 }

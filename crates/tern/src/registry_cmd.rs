@@ -37,17 +37,7 @@ pub async fn run(args: RegistryArgs) -> Result<()> {
     };
     config.dns.listen = args.dns;
     let registry = Registry::build(config)?;
-    let listeners = Listeners {
-        http: tokio::net::TcpListener::bind(args.http)
-            .await
-            .with_context(|| format!("cannot listen for HTTP on {}", args.http))?,
-        dns_udp: tokio::net::UdpSocket::bind(args.dns)
-            .await
-            .with_context(|| format!("cannot listen for DNS on udp {}", args.dns))?,
-        dns_tcp: tokio::net::TcpListener::bind(args.dns)
-            .await
-            .with_context(|| format!("cannot listen for DNS on tcp {}", args.dns))?,
-    };
+    let listeners = bind(args.http, args.dns).await?;
     println!(
         "registry serving the Consul HTTP API on {} and DNS on {} (Ctrl-C stops)",
         listeners.http.local_addr()?,
@@ -57,4 +47,36 @@ pub async fn run(args: RegistryArgs) -> Result<()> {
     registry.serve(listeners, shutdown).await?;
     println!("registry stopped");
     Ok(())
+}
+
+/// Binds the registry's HTTP listener and its DNS UDP socket and TCP listener (one port
+/// for both, as DNS clients retry truncated answers over TCP on the same port; with port
+/// 0 the TCP listener takes the port the UDP socket got).
+pub async fn bind(http: SocketAddr, dns: SocketAddr) -> Result<Listeners> {
+    let http_listener = tokio::net::TcpListener::bind(http)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {http}"))?;
+    let attempts = if dns.port() == 0 { 50 } else { 1 };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let udp = tokio::net::UdpSocket::bind(dns)
+            .await
+            .with_context(|| format!("cannot listen for DNS on udp {dns}"))?;
+        let bound = udp.local_addr()?;
+        match tokio::net::TcpListener::bind(bound).await {
+            Ok(tcp) => {
+                return Ok(Listeners {
+                    http: http_listener,
+                    dns_udp: udp,
+                    dns_tcp: tcp,
+                })
+            }
+            Err(error) if attempt >= attempts => {
+                return Err(error).with_context(|| format!("cannot listen for DNS on tcp {bound}"))
+            }
+            // Port 0 gave a UDP port whose TCP twin is taken: try another.
+            Err(_) => {}
+        }
+    }
 }

@@ -114,6 +114,25 @@ pub mod duration {
     }
 }
 
+/// `Option<Duration>`: absent or `None` when unset, else as [`duration`]. For keys whose
+/// absence means "use something else" (a live key falling back to a static one).
+pub mod option_duration {
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+
+    #[derive(Serialize, Deserialize)]
+    struct Text(#[serde(with = "super::duration")] Duration);
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        d.map(Text).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<Text>::deserialize(d)?.map(|Text(d)| d))
+    }
+}
+
 pub mod socket_addr {
     use super::*;
 

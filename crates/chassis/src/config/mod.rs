@@ -18,6 +18,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::Error;
 use source::{check_unknown_keys, config_error, render_error, EnvVars};
+pub(crate) use source::{describe, ignored_paths};
 
 /// The configuration every tern service has, whatever it does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +63,11 @@ pub struct ChassisConfig {
     /// The registry's ACL token, sent as `X-Consul-Token` (env `TERN_REGISTRY_TOKEN`).
     /// Default unset. Redacted in `{:?}` output.
     pub registry_token: Option<Secret>,
+    /// The registry KV prefix holding the service's live config, ending in `/`
+    /// (`"config/search/"`, per environment `"config/prod/search/"`); env
+    /// `TERN_CONFIG_PREFIX`. With `registry` also set, the service follows the keys under
+    /// it and applies changes while it runs (see [`crate::LiveConfig`]). Default unset.
+    pub config_prefix: Option<String>,
 }
 
 /// A value that never shows in `{:?}` output, so configs can be logged whole.
@@ -100,6 +106,7 @@ impl Default for ChassisConfig {
             instance_id: None,
             registry_sync_interval: Duration::from_secs(30),
             registry_token: None,
+            config_prefix: None,
         }
     }
 }
@@ -142,7 +149,29 @@ impl ChassisConfig {
                 ));
             }
         }
+        if let Some(prefix) = &self.config_prefix {
+            check_config_prefix(prefix).map_err(|detail| ("config_prefix", detail))?;
+        }
         Ok(())
+    }
+}
+
+/// A KV prefix such as `config/search/`: segments of path-safe characters, each followed
+/// by `/`.
+fn check_config_prefix(prefix: &str) -> Result<(), String> {
+    let valid = prefix.len() <= 512
+        && prefix.strip_suffix('/').is_some_and(|inner| {
+            inner
+                .split('/')
+                .all(|s| tern_consul_client::is_path_safe(s) && s != "." && s != "..")
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid config prefix {prefix:?}: expected KV path segments of ASCII letters, \
+             digits, '-', '_' or '.', each ending in '/', e.g. \"config/search/\""
+        ))
     }
 }
 
@@ -194,7 +223,8 @@ pub struct Config<T> {
 /// One TOML table. The chassis keys and the service's own keys live side by side at the
 /// top level (the service's struct must not reuse the chassis names `listen`,
 /// `shutdown_timeout`, `worker_threads`, `log`, `registry`, `check_interval`,
-/// `deregister_critical_after`, `advertise_address`, `instance_id`):
+/// `deregister_critical_after`, `advertise_address`, `instance_id`,
+/// `registry_sync_interval`, `registry_token`, `config_prefix`):
 ///
 /// ```toml
 /// listen = "0.0.0.0:7000"          # IP:PORT; default "127.0.0.1:0" (any free port)
@@ -209,6 +239,7 @@ pub struct Config<T> {
 /// instance_id = "search-service-1" # registry instance ID; default "NAME-PORT"
 /// registry_sync_interval = "30s"   # re-check (and restore) the registration; default "30s"
 /// registry_token = "…"             # the registry's ACL token (X-Consul-Token); default unset
+/// config_prefix = "config/search/" # registry KV prefix of the live config; default unset
 ///
 /// [log]
 /// format = "json"                  # "json" (default) or "pretty"

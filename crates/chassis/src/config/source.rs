@@ -94,7 +94,7 @@ pub(super) fn render_error(error: figment::Error, file: Option<&Path>) -> Error 
 }
 
 /// figment's own wording, except where it garbles the expected values.
-fn describe(kind: &figment::error::Kind) -> String {
+pub(crate) fn describe(kind: &figment::error::Kind) -> String {
     use figment::error::Kind;
     let one_of = |expected: &[&str]| {
         let quoted: Vec<String> = expected.iter().map(|e| format!("{e:?}")).collect();
@@ -195,7 +195,8 @@ pub(super) fn check_unknown_keys<T: DeserializeOwned>(
     })
 }
 
-fn ignored_paths<T: DeserializeOwned>(value: &Value) -> Vec<Vec<String>> {
+/// The key paths in `value` that deserializing a `T` ignores (unknown keys).
+pub(crate) fn ignored_paths<T: DeserializeOwned>(value: &Value) -> Vec<Vec<String>> {
     let mut paths = Vec::new();
     let _ = serde_ignored::deserialize::<_, _, T>(value, |path| paths.push(segments(&path)));
     paths

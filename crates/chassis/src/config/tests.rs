@@ -174,6 +174,35 @@ fn registration_keys() {
 }
 
 #[test]
+fn config_prefix() {
+    let config = load(None, &[("TERN_CONFIG_PREFIX", "config/prod/search/")]).unwrap();
+    assert_eq!(
+        config.chassis.config_prefix.as_deref(),
+        Some("config/prod/search/")
+    );
+    for bad in [
+        "",
+        "/",
+        "config/search",
+        "/config/",
+        "config//x/",
+        "a/../",
+        "a b/",
+        "./",
+    ] {
+        assert_eq!(
+            load_err(None, &[("TERN_CONFIG_PREFIX", bad)]),
+            format!(
+                "environment variable TERN_CONFIG_PREFIX: invalid config prefix {bad:?}: \
+                 expected KV path segments of ASCII letters, digits, '-', '_' or '.', each \
+                 ending in '/', e.g. \"config/search/\""
+            ),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
 fn bad_value_in_file_names_file_key_and_form() {
     let f = file("listen = \"127.0.0.1\"\n");
     assert_eq!(

@@ -1,38 +1,8 @@
-use std::sync::{Arc, Mutex};
-
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tern_chassis::LogConfig;
 use tern_proto::search::SearchRequest;
 
 use crate::support::*;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn lines(&self) -> Vec<Map<String, Value>> {
-        let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
-        text.lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect()
-    }
-}
-
-impl Capture {
-    fn clear(&self) {
-        self.0.lock().unwrap().clear();
-    }
-}
 
 /// Starts a service, makes one call with request id "trace-me", stops it; returns the
 /// service's address.

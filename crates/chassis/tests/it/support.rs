@@ -1,12 +1,12 @@
 //! Shared test fixtures: a controllable gRPC service, a running-service wrapper, a raw
-//! HTTP/1.1 client and an `eventually` poll helper.
+//! HTTP/1.1 client, a log capture and an `eventually` poll helper.
 
 use std::{
     future::Future,
     net::SocketAddr,
     sync::{
         atomic::{AtomicBool, Ordering},
-        Arc,
+        Arc, Mutex,
     },
     time::Duration,
 };
@@ -232,5 +232,50 @@ where
             "timed out waiting for: {what}"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Everything a logger built with `tern_chassis::log_dispatch` writes (JSON lines).
+#[derive(Clone, Default)]
+pub struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Capture {
+    pub fn lines(&self) -> Vec<serde_json::Map<String, serde_json::Value>> {
+        let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+
+    pub fn clear(&self) {
+        self.0.lock().unwrap().clear();
+    }
+
+    /// A JSON logger at `level` writing here, to install with
+    /// `tracing::dispatcher::set_default`.
+    ///
+    /// tracing-core caches each callsite's interest. While only one logger exists it asks
+    /// just the default logger of the thread that hits the callsite first, so a callsite
+    /// first hit on another test's thread (no logger there) would be cached as "never" for
+    /// this one too. A second logger that lives as long as the process makes tracing-core
+    /// combine every logger's answer instead.
+    pub fn dispatch(&self, level: &str) -> tracing::Dispatch {
+        static SECOND: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+        SECOND.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::new()));
+        let writer = self.clone();
+        let mut config = tern_chassis::LogConfig::default();
+        config.level = level.to_owned();
+        tern_chassis::log_dispatch(&config, "search-service", move || writer.clone())
+            .expect("a valid log config")
     }
 }

@@ -1,4 +1,4 @@
-//! `TERN_REGISTRY=... tern up` registers with an in-process registry (HTTP API, DNS and
+//! `TERN_REGISTRY=... tern service search` registers with an in-process registry (HTTP API, DNS and
 //! check runners on real sockets), `tern search` finds it through the registry's HTTP
 //! API or its DNS interface, and SIGTERM deregisters it.
 
@@ -66,7 +66,7 @@ impl InProcessRegistry {
         eventually(&format!("{id} to pass"), || {
             (self.ids(HealthFilter::Passing) != [id]).then(|| {
                 format!(
-                    "registered: {:?}; tern up stderr:\n{}",
+                    "registered: {:?}; tern service search stderr:\n{}",
                     self.ids(HealthFilter::Any),
                     up.stderr()
                 )
@@ -125,7 +125,8 @@ fn up_registers_search_finds_it_through_the_registry_and_sigterm_deregisters() {
     assert!(sent.success(), "kill -TERM {}", up.pid());
     let status = up.wait_until(Instant::now() + Duration::from_secs(30));
     let stderr = up.stderr();
-    let status = status.unwrap_or_else(|| panic!("tern up still runs after SIGTERM:\n{stderr}"));
+    let status =
+        status.unwrap_or_else(|| panic!("tern service search still runs after SIGTERM:\n{stderr}"));
     assert!(status.success(), "{status}:\n{stderr}");
     assert!(stderr.contains("\"deregistered\""), "{stderr}");
     assert_eq!(

@@ -3,6 +3,9 @@
 
 mod discovery;
 mod import;
+mod kv;
+mod logs;
 mod registry;
+mod service;
 mod support;
 mod up;

@@ -1,4 +1,4 @@
-//! Running the built `tern` binary: commands with a deadline, a `tern up` child that is
+//! Running the built `tern` binary: commands with a deadline, a `tern service search` child that is
 //! stopped on drop, and a look into a data directory's store.
 
 use std::io::{BufRead, BufReader, Read};
@@ -96,7 +96,8 @@ pub fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
     }
 }
 
-/// `tern up` running as a child process; killed on drop if a test left it running.
+/// `tern service search` running as a child process; killed on drop if a test left it
+/// running.
 pub struct Up {
     child: Child,
     /// `HOST:PORT` from its "serving" line.
@@ -107,7 +108,7 @@ pub struct Up {
 }
 
 impl Up {
-    /// Starts `tern up` on the embedded store in `data_dir` and waits for its "serving" line.
+    /// Starts `tern service search` on the embedded store in `data_dir` and waits for its "serving" line.
     pub fn start(data_dir: &Path) -> Up {
         Up::start_with_env(data_dir, &[])
     }
@@ -117,7 +118,7 @@ impl Up {
         let stderr_path = data_dir.join("up-stderr.log");
         let stderr = std::fs::File::create(&stderr_path)
             .unwrap_or_else(|e| panic!("create {}: {e}", stderr_path.display()));
-        let mut child = tern(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+        let mut child = tern(["service", "search", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
@@ -125,7 +126,7 @@ impl Up {
             // A file, not a pipe: nobody has to keep reading the logs for it not to block.
             .stderr(stderr)
             .spawn()
-            .expect("start tern up");
+            .expect("start tern service search");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -167,7 +168,7 @@ impl Up {
                 Ok(line) if line.starts_with(prefix) => return line,
                 Ok(_) => {}
                 Err(e) => panic!(
-                    "tern up: no line starting with {prefix:?} ({e}); stderr:\n{}",
+                    "tern service search: no line starting with {prefix:?} ({e}); stderr:\n{}",
                     self.stderr()
                 ),
             }

@@ -1,113 +1,542 @@
-//! `tern up`, `tern search` and `tern bench search` against a real child process, and its
-//! graceful shutdown on SIGTERM.
+//! `tern up` supervising real processes: the embedded registry and search replicas from a
+//! `tern.toml` in a temporary directory, driven through the CLI (`up --detach`, `ps`,
+//! `scale`, `restart`, `apply`, `rollout`, `rollback`, `kv`, `down`), with load from the
+//! discovery client where the issue asks for zero failed calls.
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::{
+    path::{Path, PathBuf},
+    process::Child,
+    time::{Duration, Instant},
+};
 
-use serde_json::Value as Json;
+use serde_json::Value;
+use tern_supervisor::process_alive as alive;
 
-use crate::support::*;
+use crate::support::{eventually, run, temp_dir, tern, Ran, COMMAND_TIMEOUT};
 
-#[test]
-fn search_reports_an_unreachable_service() {
-    // Port 1 on loopback: the connection is refused at once.
-    let ran = run(&mut tern([
-        "search",
-        "--target",
-        "127.0.0.1:1",
-        "--monitor",
-    ]));
-    assert!(!ran.status.success(), "{ran}");
-    assert!(
-        ran.stderr
-            .contains("cannot reach the search service at 127.0.0.1:1"),
-        "{ran}"
-    );
+/// A platform directory with a `tern.toml`, stopped (and checked for leftovers) on drop.
+struct Platform {
+    dir: tempfile::TempDir,
 }
 
-fn json(ran: &Ran) -> Json {
-    assert!(ran.status.success(), "{ran}");
-    serde_json::from_str(ran.stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {ran}"))
+fn search_toml(replicas: u32, extra: &str) -> String {
+    search_toml_with(replicas, "30s", extra)
 }
 
-#[test]
-fn up_serves_search_and_bench_then_stops_gracefully_on_sigterm() {
-    let dir = temp_dir();
-    let mut up = Up::start(dir.path());
-    assert_eq!(
-        up.features, 341,
-        "the bundled data on a fresh data directory"
-    );
-    let addr = up.addr.clone();
+fn search_toml_with(replicas: u32, readiness_timeout: &str, extra: &str) -> String {
+    format!(
+        r#"[registry]
+http = "127.0.0.1:0"
+dns = "127.0.0.1:0"
 
-    let ran = run(&mut tern([
-        "search", "--target", &addr, "--lat", "48.8566", "--lng", "2.3522",
-    ]));
-    assert!(ran.status.success(), "{ran}");
-    assert_eq!(ran.stdout, "France\n", "{ran}");
+[services.search]
+builtin = "search"
+replicas = {replicas}
+readiness_timeout = "{readiness_timeout}"
+drain = "300ms"
+{extra}
+"#
+    )
+}
 
-    let ran = run(&mut tern([
-        "search", "--target", &addr, "--lat", "30.2672", "--lng", "-97.7431", "--json",
-    ]));
-    assert_eq!(
-        json(&ran),
-        serde_json::json!({ "results": ["Texas", "United States of America"] })
-    );
-    let ran = run(&mut tern([
-        "search",
-        "--target",
-        &addr,
-        "--monitor",
-        "--json",
-    ]));
-    assert_eq!(json(&ran), serde_json::json!({ "n_things": 341 }));
+impl Platform {
+    fn new(toml: &str) -> Platform {
+        let dir = temp_dir();
+        std::fs::write(dir.path().join("tern.toml"), toml).expect("write tern.toml");
+        Platform { dir }
+    }
 
-    let ran = run(&mut tern([
-        "search", "--target", &addr, "--lat", "95", "--lng", "0",
-    ]));
-    assert!(!ran.status.success(), "{ran}");
-    assert!(ran.stderr.contains("search failed: lat: 95"), "{ran}");
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
 
-    let ran = run(&mut tern([
+    fn data_dir(&self) -> PathBuf {
+        self.root().join(".tern")
+    }
+
+    /// `tern CMD ARGS --data-dir D` (or in the platform's directory for `up`).
+    fn tern(&self, args: &[&str]) -> Ran {
+        let mut command = tern(args);
+        command.current_dir(self.root());
+        run(&mut command)
+    }
+
+    fn up(&self) -> Ran {
+        self.tern(&["up", "--detach", "--timeout", "50s"])
+    }
+
+    fn ps(&self) -> Value {
+        let ran = self.tern(&["ps", "--json"]);
+        assert!(ran.status.success(), "tern ps: {ran}");
+        serde_json::from_str(&ran.stdout).unwrap_or_else(|e| panic!("ps JSON: {e}: {ran}"))
+    }
+
+    fn replicas(&self) -> Vec<Value> {
+        replicas_of(&self.ps())
+    }
+
+    fn ready_pids(&self) -> Vec<u32> {
+        self.replicas()
+            .iter()
+            .filter(|r| r["phase"] == "ready")
+            .filter_map(|r| r["pid"].as_u64().map(|p| p as u32))
+            .collect()
+    }
+
+    fn registry(&self) -> String {
+        let log = std::fs::read_to_string(self.data_dir().join("supervisor/supervisor.log"))
+            .unwrap_or_default();
+        log.lines()
+            .find_map(|line| {
+                let rest = line.split("http=").nth(1)?;
+                Some(rest.split_whitespace().next()?.to_owned())
+            })
+            .unwrap_or_else(|| panic!("no registry address in the supervisor log:\n{log}"))
+    }
+
+    /// Every process of the platform; never fails (used on drop).
+    fn all_pids(&self) -> Vec<u32> {
+        let ran = self.tern(&["ps", "--json"]);
+        let ps: Value = serde_json::from_str(&ran.stdout).unwrap_or(Value::Null);
+        let mut pids: Vec<u32> = replicas_of(&ps)
+            .iter()
+            .filter_map(|r| r["pid"].as_u64().map(|p| p as u32))
+            .collect();
+        if let Some(control) = supervisor_pid(&self.data_dir()) {
+            pids.push(control);
+        }
+        pids
+    }
+}
+
+fn replicas_of(ps: &Value) -> Vec<Value> {
+    ps["services"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["replicas"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+fn supervisor_pid(data_dir: &Path) -> Option<u32> {
+    let text = std::fs::read_to_string(data_dir.join("supervisor/control.json")).ok()?;
+    serde_json::from_str::<Value>(&text).ok()?["pid"]
+        .as_u64()
+        .map(|p| p as u32)
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        let pids = self.all_pids();
+        let _ = self.tern(&["down"]);
+        for pid in pids {
+            if alive(pid) {
+                let _ = std::process::Command::new("kill")
+                    .args(["-9", &pid.to_string()])
+                    .status();
+            }
+        }
+    }
+}
+
+/// `tern bench search` through the registry for `seconds`, as a child process.
+fn load(registry: &str, seconds: u32) -> Child {
+    tern([
         "bench",
         "search",
-        "--target",
-        &addr,
+        "--registry",
+        registry,
         "--concurrency",
         "4",
         "--duration",
-        "1",
-        "--warmup",
-        "0",
+        &seconds.to_string(),
         "--json",
-    ]));
-    let report = json(&ran);
-    let qps = report["qps"]
-        .as_f64()
-        .unwrap_or_else(|| panic!("qps in {report}"));
-    assert!(qps > 0.0, "{report}");
-    assert_eq!(report["errors"], 0, "{report}");
-    assert!(report["ok"].as_u64().is_some_and(|ok| ok > 0), "{report}");
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("start tern bench search")
+}
 
-    let sent = Command::new("kill")
-        .args(["-TERM", &up.pid().to_string()])
+fn finish_load(child: Child) -> Value {
+    let output = child.wait_with_output().expect("bench output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "bench failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("bench JSON {e}: {stdout}"))
+}
+
+#[test]
+fn bad_platform_file_is_located_and_starts_nothing() {
+    let platform = Platform::new("[services.search]\nbuiltin = \"search\"\nreplicas = \"two\"\n");
+    let ran = platform.tern(&["up", "--detach"]);
+    assert!(!ran.status.success(), "{ran}");
+    assert!(ran.stderr.contains("tern.toml:3:"), "{ran}");
+    assert!(!platform.data_dir().join("supervisor").exists(), "{ran}");
+}
+
+#[test]
+fn up_ps_scale_restart_kill_and_down() {
+    let platform = Platform::new(&search_toml(2, ""));
+    let ran = platform.up();
+    assert!(ran.status.success(), "tern up --detach: {ran}");
+    assert!(ran.stdout.contains("all replicas healthy"), "{ran}");
+    let replicas = platform.replicas();
+    assert_eq!(replicas.len(), 2, "{replicas:?}");
+    assert!(replicas
+        .iter()
+        .all(|r| r["phase"] == "ready" && r["health"] == "passing"));
+    let ids: Vec<&str> = replicas.iter().filter_map(|r| r["id"].as_str()).collect();
+    assert_eq!(ids, ["search-service-1", "search-service-2"]);
+    let table = platform.tern(&["ps"]);
+    assert!(table.stdout.starts_with("SERVICE"), "{table}");
+
+    // A second supervisor for the same directory is refused.
+    let again = platform.tern(&["up", "--detach"]);
+    assert!(
+        !again.status.success() && again.stderr.contains("already runs"),
+        "{again}"
+    );
+
+    // kill -9 of a replica: a fresh process takes its place under the same ID.
+    let victim = replicas[0]["pid"].as_u64().expect("pid") as u32;
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &victim.to_string()])
         .status()
-        .expect("run kill");
-    assert!(sent.success(), "kill -TERM {}", up.pid());
-    let status = up.wait_until(Instant::now() + Duration::from_secs(30));
-    let stderr = up.stderr();
-    let status =
-        status.unwrap_or_else(|| panic!("tern up still runs 30s after SIGTERM:\n{stderr}"));
-    assert!(
-        status.success(),
-        "tern up exited with {status} after SIGTERM:\n{stderr}"
-    );
-    assert!(
-        stderr.contains("SIGTERM"),
-        "the signal is logged:\n{stderr}"
-    );
+        .expect("kill");
+    assert!(killed.success());
+    eventually("the killed replica replaced", || {
+        let replicas = platform.replicas();
+        let first = &replicas[0];
+        let replaced = first["phase"] == "ready"
+            && first["pid"].as_u64() != Some(u64::from(victim))
+            && first["restarts"].as_u64() >= Some(1);
+        (!replaced).then(|| format!("{replicas:?}"))
+    });
+
+    // Scale up and down, and a rolling restart, under load: no failed call.
+    let registry = platform.registry();
+    let bench = load(&registry, 12);
+    let ran = platform.tern(&["scale", "search", "3"]);
+    assert!(ran.status.success(), "scale up: {ran}");
+    assert_eq!(platform.ready_pids().len(), 3);
+    let ran = platform.tern(&["restart", "search", "--rolling"]);
+    assert!(ran.status.success(), "rolling restart: {ran}");
+    let ran = platform.tern(&["scale", "search", "1"]);
+    assert!(ran.status.success(), "scale down: {ran}");
+    assert_eq!(platform.replicas().len(), 1);
+    let result = finish_load(bench);
+    assert_eq!(result["errors"], 0, "failed calls under load: {result}");
+    assert!(result["ok"].as_u64() > Some(0), "{result}");
+
+    // tern down: every process gone.
+    let pids = platform.all_pids();
+    let ran = platform.tern(&["down"]);
+    assert!(ran.status.success(), "down: {ran}");
+    let deadline = Instant::now() + COMMAND_TIMEOUT;
+    while pids.iter().any(|p| alive(*p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left: Vec<_> = pids.iter().filter(|p| alive(**p)).collect();
+    assert!(left.is_empty(), "left running after tern down: {left:?}");
+}
+
+#[test]
+fn broken_rollout_is_rolled_back_and_history_kept() {
+    let platform = Platform::new(&search_toml(1, ""));
+    let ran = platform.up();
+    assert!(ran.status.success(), "tern up --detach: {ran}");
+    let before = platform.ready_pids();
+
+    // A definition whose replicas cannot start: its store URL is bad.
+    std::fs::write(
+        platform.root().join("tern.toml"),
+        search_toml_with(1, "3s", "env = { TERN_STORE = \"nosuch://x\" }\n"),
+    )
+    .expect("edit tern.toml");
+    let ran = platform.tern(&["apply"]);
+    assert!(!ran.status.success(), "a broken rollout fails: {ran}");
+    assert!(ran.stderr.contains("rolled back to revision 1"), "{ran}");
     assert_eq!(
-        up.wait_for_line("search-service stopped"),
-        "search-service stopped"
+        platform.ready_pids(),
+        before,
+        "the old replica kept serving"
     );
+    let ps = platform.ps();
+    let note = ps["services"][0]["note"].as_str().unwrap_or_default();
+    assert!(note.contains("rollout to revision 2 failed"), "{ps}");
+    let table = platform.tern(&["ps"]);
+    assert!(
+        table.stdout.contains("rollout to revision 2 failed"),
+        "{table}"
+    );
+
+    // A good change rolls out; rollback returns to the first definition.
+    std::fs::write(
+        platform.root().join("tern.toml"),
+        search_toml(1, "env = { TERN_LOG__LEVEL = \"debug\" }\n"),
+    )
+    .expect("edit tern.toml");
+    let ran = platform.tern(&["apply"]);
+    assert!(ran.status.success(), "apply: {ran}");
+    assert!(ran.stdout.contains("rolled out revision 3"), "{ran}");
+    let ran = platform.tern(&["rollback", "search"]);
+    assert!(ran.status.success(), "rollback: {ran}");
+    assert!(ran.stdout.contains("now revision 4"), "{ran}");
+    let history = platform.tern(&["rollout", "history", "search"]);
+    assert!(history.status.success(), "{history}");
+    let lines: Vec<&str> = history.stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{history}");
+    assert!(lines[2].contains("FAILED"), "{history}");
+    assert!(
+        lines[4].contains("rollback to 1") && lines[4].contains('*'),
+        "{history}"
+    );
+}
+
+#[test]
+fn supervisor_death_leaves_no_orphans_and_up_cleans_up() {
+    let platform = Platform::new(&search_toml(1, ""));
+    let ran = platform.up();
+    assert!(ran.status.success(), "tern up --detach: {ran}");
+    let replica = platform.ready_pids()[0];
+    let supervisor = supervisor_pid(&platform.data_dir()).expect("control.json");
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &supervisor.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    eventually("the replica to follow its supervisor", || {
+        alive(replica).then(|| format!("pid {replica} still runs"))
+    });
+    let ran = platform.up();
+    assert!(ran.status.success(), "tern up again: {ran}");
+    let replicas = platform.replicas();
+    assert_eq!(replicas.len(), 1, "{replicas:?}");
+    let instances = http_get(&platform.registry(), "/v1/health/service/search-service");
+    let instances: Value = serde_json::from_str(&instances).expect("health JSON");
+    assert_eq!(
+        instances.as_array().map(Vec::len),
+        Some(1),
+        "one registration, no duplicate: {instances}"
+    );
+}
+
+/// A plain HTTP/1.0 GET: the body.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the registry");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
+}
+
+/// `PUT` with a body: the answer's body.
+fn http_put(addr: &str, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the registry");
+    write!(
+        stream,
+        "PUT {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    answer
+}
+
+#[test]
+fn command_services_get_kv_env_restart_on_change_and_heal() {
+    let platform = Platform::new(
+        r#"[registry]
+http = "127.0.0.1:0"
+dns = "127.0.0.1:0"
+
+[services.web]
+command = ["sh", "-c", "echo greeting=$GREETING; exec python3 -m http.server ${PORT} --bind 127.0.0.1"]
+health = { kind = "http", path = "/" }
+restart_on_change = true
+readiness_timeout = "20s"
+drain = "100ms"
+
+[services.sick]
+command = ["python3", "-m", "http.server", "${PORT}", "--bind", "127.0.0.1"]
+health = { kind = "http", path = "/missing" }
+replicas = 0
+readiness_timeout = "1s"
+unhealthy_restart_after = "1s"
+"#,
+    );
+    let ran = platform.up();
+    assert!(ran.status.success(), "tern up --detach: {ran}");
+    let first = platform.ready_pids();
+    assert_eq!(first.len(), 1, "{:?}", platform.replicas());
+
+    // A config key: the program reads it at start, so the replicas roll.
+    let answer = http_put(&platform.registry(), "/v1/kv/config/web/greeting", "hello");
+    assert!(answer.ends_with("true"), "{answer}");
+    eventually("the new value in a fresh replica's environment", || {
+        let ran = platform.tern(&["logs", "web", "--grep", "greeting=hello", "--no-color"]);
+        let pids = platform.ready_pids();
+        let rolled = ran.stdout.contains("greeting=hello") && pids.len() == 1 && pids != first;
+        (!rolled).then(|| format!("{ran}\npids {pids:?}"))
+    });
+
+    // kill -9: restarted.
+    let victim = platform.ready_pids()[0];
+    assert!(std::process::Command::new("kill")
+        .args(["-9", &victim.to_string()])
+        .status()
+        .expect("kill")
+        .success());
+    eventually("the killed replica restarted", || {
+        let pids = platform.ready_pids();
+        let back = pids.len() == 1 && pids[0] != victim;
+        (!back).then(|| format!("{:?}", platform.replicas()))
+    });
+
+    // A replica whose health check keeps failing is restarted, and says why.
+    let ran = platform.tern(&["scale", "sick", "1"]);
+    assert!(!ran.status.success(), "never healthy: {ran}");
+    assert!(ran.stderr.contains("sick-1 not healthy within 1s"), "{ran}");
+    eventually("the unhealthy replica restarted", || {
+        let replicas = platform.replicas();
+        let sick = replicas.iter().find(|r| r["id"] == "sick-1");
+        let restarted = sick.is_some_and(|r| r["restarts"].as_u64() >= Some(1));
+        (!restarted).then(|| format!("{replicas:?}"))
+    });
+}
+
+#[test]
+fn live_config_is_applied_or_rejected_without_restart() {
+    let platform = Platform::new(&search_toml(1, ""));
+    let ran = platform.up();
+    assert!(ran.status.success(), "tern up --detach: {ran}");
+    let pids = platform.ready_pids();
+    let registry = platform.registry();
+    let config_state = || platform.replicas()[0]["config"].as_str().map(str::to_owned);
+
+    let answer = http_put(&registry, "/v1/kv/config/search/log_level", "verbose");
+    assert!(answer.ends_with("true"), "{answer}");
+    eventually("the invalid value rejected", || {
+        let state = config_state();
+        let rejected = state
+            .as_deref()
+            .is_some_and(|s| s.starts_with("rejected") && s.contains("log_level"));
+        (!rejected).then(|| format!("{state:?}"))
+    });
+    let ran = platform.tern(&["logs", "search", "--grep", "config rejected", "--no-color"]);
+    assert!(
+        ran.stdout.contains("verbose"),
+        "the rejection is in the logs: {ran}"
+    );
+
+    let answer = http_put(&registry, "/v1/kv/config/search/log_level", "debug");
+    assert!(answer.ends_with("true"), "{answer}");
+    eventually("the valid value applied", || {
+        let state = config_state();
+        (state.as_deref() != Some("applied")).then(|| format!("{state:?}"))
+    });
+    assert_eq!(platform.ready_pids(), pids, "applied live, no restart");
+}
+
+#[test]
+fn foreground_up_stops_everything_on_ctrl_c() {
+    let platform = Platform::new(&search_toml(2, ""));
+    let log = std::fs::File::create(platform.root().join("up.log")).expect("log file");
+    let mut up = tern(["up"])
+        .current_dir(platform.root())
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().expect("clone"))
+        .stderr(log)
+        .spawn()
+        .expect("start tern up");
+    eventually("both replicas ready", || {
+        let ran = platform.tern(&["ps", "--json"]);
+        let ps: Value = serde_json::from_str(&ran.stdout).unwrap_or(Value::Null);
+        let ready = replicas_of(&ps)
+            .iter()
+            .filter(|r| r["phase"] == "ready")
+            .count();
+        (ready != 2).then(|| ran.to_string())
+    });
+    let pids = platform.ready_pids();
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &up.id().to_string()])
+        .status()
+        .expect("kill -INT")
+        .success());
+    let status = crate::support::wait_until(&mut up, Instant::now() + COMMAND_TIMEOUT);
+    let log = std::fs::read_to_string(platform.root().join("up.log")).unwrap_or_default();
+    let status = status.unwrap_or_else(|| panic!("tern up still runs after Ctrl-C:\n{log}"));
+    assert!(status.success(), "{status}:\n{log}");
+    assert!(log.contains("stopped"), "{log}");
+    let left: Vec<_> = pids.iter().filter(|p| alive(**p)).collect();
+    assert!(left.is_empty(), "left running: {left:?}\n{log}");
+    assert!(
+        !platform.data_dir().join("supervisor/control.json").exists(),
+        "control.json removed"
+    );
+}
+
+#[test]
+fn detach_names_the_failing_replica_and_a_crash_loop_is_reported() {
+    let platform = Platform::new(
+        r#"[registry]
+http = "127.0.0.1:0"
+dns = "127.0.0.1:0"
+
+[services.boom]
+command = ["sh", "-c", "echo boom-marker; exit 3"]
+"#,
+    );
+    let ran = platform.tern(&["up", "--detach", "--timeout", "5s"]);
+    assert!(!ran.status.success(), "{ran}");
+    assert!(ran.stderr.contains("boom-1"), "names the replica: {ran}");
+    assert!(
+        ran.stderr.contains("boom-marker"),
+        "shows its last log lines: {ran}"
+    );
+    eventually("the crash loop in tern ps", || {
+        let ran = platform.tern(&["ps"]);
+        let shown = ran.stdout.contains("crash-loop (exit code 3)");
+        (!shown).then(|| ran.to_string())
+    });
+}
+
+#[test]
+fn an_environment_overlay_and_its_config_prefix() {
+    let platform = Platform::new(&search_toml(2, ""));
+    std::fs::write(
+        platform.root().join("tern.staging.toml"),
+        "[services.search]\nreplicas = 1\n",
+    )
+    .expect("write the overlay");
+    let ran = platform.tern(&["up", "--detach", "--env", "staging", "--timeout", "50s"]);
+    assert!(ran.status.success(), "tern up --env staging: {ran}");
+    assert_eq!(platform.replicas().len(), 1, "the overlay's replica count");
+    // The staging prefix is the one the replicas follow.
+    http_put(
+        &platform.registry(),
+        "/v1/kv/config/search/log_level",
+        "verbose",
+    );
+    http_put(
+        &platform.registry(),
+        "/v1/kv/config/staging/search/log_level",
+        "nonsense",
+    );
+    eventually("the staging key rejected", || {
+        let state = platform.replicas()[0]["config"].as_str().map(str::to_owned);
+        let rejected = state.as_deref().is_some_and(|s| s.contains("nonsense"));
+        (!rejected).then(|| format!("{state:?}"))
+    });
 }

@@ -1,11 +1,13 @@
 //! The search service's own configuration keys (next to the chassis' `listen`,
-//! `shutdown_timeout` and `log`; same file, same `TERN_*` environment rules).
+//! `shutdown_timeout` and `log`; same file, same `TERN_*` environment rules), and its live
+//! keys (registry KV under the chassis' `config_prefix`, applied without a restart).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use search_store::StoreUrl;
 use serde::{Deserialize, Serialize};
+use tern_chassis::{InvalidValue, LiveConfig};
 
 use crate::Error;
 
@@ -68,6 +70,39 @@ impl SearchConfig {
         if self.reload_interval.is_zero() {
             return Err(Error::Config(
                 "reload_interval: must be greater than 0, e.g. \"2s\"".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The keys the service reads live from the registry (`config/search/KEY` with
+/// `config_prefix = "config/search/"`), applied while it runs. Separate from
+/// [`SearchConfig`]: a live key overrides the static one of the same name while it is set,
+/// and deleting it returns to the static value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SearchLiveConfig {
+    /// How often the store's dataset version is checked for a reload (`"500ms"`, `"1m"`):
+    /// shorten it while importing, lengthen it to spare the store. Unset: the static
+    /// `reload_interval`.
+    #[serde(with = "tern_chassis::serde_with::option_duration")]
+    pub reload_interval: Option<Duration>,
+}
+
+impl SearchLiveConfig {
+    /// The reload interval in effect: the live one if set, else the static one.
+    pub fn reload_interval(&self, config: &SearchConfig) -> Duration {
+        self.reload_interval.unwrap_or(config.reload_interval)
+    }
+}
+
+impl LiveConfig for SearchLiveConfig {
+    fn validate(&self) -> Result<(), InvalidValue> {
+        if self.reload_interval.is_some_and(|d| d.is_zero()) {
+            return Err(InvalidValue::new(
+                "reload_interval",
+                "must be greater than 0, e.g. \"2s\"",
             ));
         }
         Ok(())

@@ -9,7 +9,8 @@ use std::time::Duration;
 use arc_swap::{ArcSwap, Guard};
 use search_engine::{Catalog, CatalogEntry, Feature, Index};
 use search_store::{PostgisStore, Store};
-use tokio::sync::Mutex;
+use tokio::sync::{watch, Mutex};
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::config::QueryMode;
 use crate::Error;
@@ -84,15 +85,33 @@ impl Dataset {
         Ok(Some(version))
     }
 
-    /// Polls the store's dataset version until `shutdown` resolves. A failed poll is
-    /// logged and retried; the current snapshot keeps serving meanwhile.
-    pub async fn watch(&self, interval: Duration, shutdown: impl std::future::Future<Output = ()>) {
+    /// Polls the store's dataset version every `interval` until `shutdown` resolves. A
+    /// failed poll is logged and retried; the current snapshot keeps serving meanwhile.
+    /// A new `interval` (the live `reload_interval`) takes effect at once: the next poll
+    /// is one new interval after the change.
+    pub async fn watch(
+        &self,
+        mut interval: watch::Receiver<Duration>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
         tokio::pin!(shutdown);
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticker = ticker(*interval.borrow_and_update(), Instant::now());
+        // Whoever changes the interval may go away (no live config): keep the last one.
+        let mut live = true;
         loop {
             tokio::select! {
                 _ = &mut shutdown => return,
+                changed = interval.changed(), if live => {
+                    if changed.is_err() {
+                        live = false;
+                        continue;
+                    }
+                    let period = *interval.borrow_and_update();
+                    if period != ticker.period() {
+                        tracing::info!(reload_interval_ms = period.as_millis() as u64, "reload interval changed");
+                        ticker = ticker_after(period);
+                    }
+                }
                 _ = ticker.tick() => {
                     if let Err(e) = self.reload_if_changed().await {
                         tracing::warn!(error = %e, "dataset reload failed; still serving the previous one");
@@ -101,6 +120,17 @@ impl Dataset {
             }
         }
     }
+}
+
+/// Ticks at `start`, then every `period`; a late tick delays the following ones.
+fn ticker(period: Duration, start: Instant) -> Interval {
+    let mut ticker = tokio::time::interval_at(start, period);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ticker
+}
+
+fn ticker_after(period: Duration) -> Interval {
+    ticker(period, Instant::now() + period)
 }
 
 async fn build_snapshot(store: &Store, mode: QueryMode) -> Result<Snapshot, Error> {

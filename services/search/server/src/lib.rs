@@ -4,6 +4,9 @@
 //! Start-up: open the store, import the bundled Natural Earth data if the embedded store is
 //! empty, build the dataset snapshot, then serve. While serving, the store's dataset
 //! version is polled and a changed dataset is rebuilt off the request path and swapped in.
+//! The poll interval is also a live key ([`SearchLiveConfig`]): with the chassis'
+//! `registry` and `config_prefix` set, `config/search/reload_interval` changes it without
+//! a restart.
 
 mod api;
 mod bundled;
@@ -16,9 +19,10 @@ use search_store::{Store, StoreUrl};
 use tern_chassis::{Handle, Service};
 use tern_proto::search::search_server::SearchServer;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 pub use api::SearchApi;
-pub use config::{QueryMode, SearchConfig};
+pub use config::{QueryMode, SearchConfig, SearchLiveConfig};
 pub use dataset::Dataset;
 
 /// The name the service logs and registers under (instances `search-service-PORT`).
@@ -41,7 +45,8 @@ pub type Config = tern_chassis::Config<SearchConfig>;
 pub struct SearchService {
     service: Service,
     dataset: Arc<Dataset>,
-    config: SearchConfig,
+    /// The reload interval in effect, changed by the live config.
+    reload_interval: watch::Receiver<std::time::Duration>,
 }
 
 impl SearchService {
@@ -56,13 +61,18 @@ impl SearchService {
         }
         let dataset = Arc::new(Dataset::load(store, config.service.query_mode).await?);
         tracing::info!(store = %url, features = dataset.len(), mode = ?config.service.query_mode, "dataset loaded");
+        let (interval, reload_interval) = watch::channel(config.service.reload_interval);
+        let static_config = config.service.clone();
         let service = Service::builder(SERVICE_NAME)
             .grpc(SearchServer::new(SearchApi::new(dataset.clone())))
+            .live_config(move |live: &SearchLiveConfig| {
+                interval.send_replace(live.reload_interval(&static_config));
+            })
             .build(&config.chassis)?;
         Ok(Self {
             service,
             dataset,
-            config: config.service.clone(),
+            reload_interval,
         })
     }
 
@@ -93,7 +103,7 @@ impl SearchService {
     fn spawn_reloader(&self) {
         let dataset = self.dataset.clone();
         let handle = self.service.handle();
-        let interval = self.config.reload_interval;
+        let interval = self.reload_interval.clone();
         tokio::spawn(async move { dataset.watch(interval, handle.stopped()).await });
     }
 }

@@ -4,6 +4,7 @@
 mod compat;
 mod config;
 mod grpc;
+mod live;
 mod postgis;
 mod reload;
 mod support;

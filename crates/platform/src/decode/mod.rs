@@ -1,0 +1,390 @@
+//! From the merged tree to the validated [`Platform`]: types, unknown keys, defaults, and
+//! the rules between keys and between services. Every error points at a key or a value in
+//! the file it was written in.
+//!
+//! Contradicting keys (`builtin` and `command`; `embedded = true` and `external`; a health
+//! `path` with a kind other than `"http"`; `http`/`dns` with `external`) are an error when
+//! written in the same file. When the overlay sets one and the base the other, the
+//! overlay's choice wins and the base's key is ignored: an overlay cannot delete keys, so
+//! this is how it switches a service to a command or the registry to an external one.
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::{Component, Path, PathBuf},
+    time::Duration,
+};
+
+use crate::{
+    error::{Error, Sources},
+    spec::{Platform, RegistrySpec, SupervisorSpec},
+    tree::{child, Entry, Kind, Loc, Node},
+    values::{is_host_port, parse_duration, parse_size},
+};
+
+mod service;
+
+pub(crate) const TOP_KEYS: &[&str] = &["registry", "services", "supervisor"];
+pub(crate) const REGISTRY_KEYS: &[&str] = &["dns", "embedded", "external", "http", "token"];
+pub(crate) const SUPERVISOR_KEYS: &[&str] = &["control", "data_dir", "log_max_bytes"];
+pub(crate) const SERVICE_KEYS: &[&str] = &[
+    "builtin",
+    "command",
+    "config_prefix",
+    "depends_on",
+    "drain",
+    "env",
+    "health",
+    "readiness_timeout",
+    "register_as",
+    "replicas",
+    "restart",
+    "restart_on_change",
+    "stop_timeout",
+    "unhealthy_restart_after",
+    "workdir",
+];
+pub(crate) const HEALTH_KEYS: &[&str] = &["interval", "kind", "path", "timeout"];
+/// Top-level tables kept for components `tern up` will run later.
+pub(crate) const RESERVED_KEYS: &[&str] = &["broker"];
+
+const DEFAULT_CONTROL: &str = "127.0.0.1:0";
+const DEFAULT_DATA_DIR: &str = ".tern";
+const DEFAULT_LOG_MAX_BYTES: u64 = 16 << 20;
+const DEFAULT_REPLICAS: u32 = 1;
+const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(1);
+const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(1);
+const DEFAULT_HEALTH_PATH: &str = "/healthz";
+const DEFAULT_READINESS_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_UNHEALTHY_RESTART_AFTER: Duration = Duration::from_secs(10);
+const DEFAULT_DRAIN: Duration = Duration::from_secs(1);
+const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+const DURATION_FORM: &str = "a duration like \"10s\", \"500ms\" or \"1m30s\"";
+const SIZE_FORM: &str = "a size like \"16MiB\", \"512KiB\" or a number of bytes";
+
+type Fields = BTreeMap<String, Entry>;
+
+/// Decodes the merged document. `root` is the directory relative paths are resolved in.
+pub(crate) fn platform(
+    src: &Sources<'_>,
+    doc: &Node,
+    root: &Path,
+    env: Option<&str>,
+) -> Result<Platform, Error> {
+    let cx = Cx { src };
+    if let Kind::Table(entries) = &doc.kind {
+        if let Some((name, e)) = entries
+            .iter()
+            .find(|(k, _)| RESERVED_KEYS.contains(&k.as_str()))
+        {
+            return Err(cx.err(
+                &e.key,
+                name,
+                "reserved for a component tern does not run yet; remove it",
+            ));
+        }
+    }
+    let top = cx.table(doc, "", TOP_KEYS)?;
+    Ok(Platform {
+        root: root.to_path_buf(),
+        env: env.map(str::to_owned),
+        registry: cx.registry(top.get("registry"))?,
+        supervisor: cx.supervisor(top.get("supervisor"), root)?,
+        services: cx.services(top.get("services"), root, env)?,
+    })
+}
+
+struct Cx<'a> {
+    src: &'a Sources<'a>,
+}
+
+impl Cx<'_> {
+    fn err(&self, loc: &Loc, key: &str, message: impl Into<String>) -> Error {
+        self.src.invalid(loc, key, message)
+    }
+
+    /// "expected WHAT, found a string": the value has the wrong type.
+    fn expected(&self, node: &Node, key: &str, what: &str) -> Error {
+        self.err(
+            &node.loc,
+            key,
+            format!("expected {what}, found {}", node.type_name()),
+        )
+    }
+
+    /// The value's entries, after rejecting keys not in `allowed`.
+    fn table<'n>(&self, node: &'n Node, key: &str, allowed: &[&str]) -> Result<&'n Fields, Error> {
+        let Kind::Table(entries) = &node.kind else {
+            return Err(self.expected(node, key, "a table"));
+        };
+        let unknown = entries
+            .iter()
+            .filter(|(k, _)| !allowed.contains(&k.as_str()))
+            .min_by(|a, b| a.1.key.cmp(&b.1.key));
+        match unknown {
+            Some((k, e)) => Err(self.err(
+                &e.key,
+                &child(key, k),
+                format!("unknown key, expected one of: {}", allowed.join(", ")),
+            )),
+            None => Ok(entries),
+        }
+    }
+
+    /// Decodes `parent.key` with `decode` when present.
+    fn opt<'n, T>(
+        &self,
+        fields: &'n Fields,
+        parent: &str,
+        key: &str,
+        decode: impl FnOnce(&'n Node, &str) -> Result<T, Error>,
+    ) -> Result<Option<(&'n Entry, T)>, Error> {
+        match fields.get(key) {
+            None => Ok(None),
+            Some(e) => Ok(Some((e, decode(&e.value, &child(parent, key))?))),
+        }
+    }
+
+    fn string<'n>(&self, node: &'n Node, key: &str, what: &str) -> Result<&'n str, Error> {
+        match &node.kind {
+            Kind::String(s) => Ok(s),
+            _ => Err(self.expected(node, key, what)),
+        }
+    }
+
+    /// A string handed to the operating system (a path, an argument, an environment value).
+    fn os_string<'n>(&self, node: &'n Node, key: &str, what: &str) -> Result<&'n str, Error> {
+        let s = self.string(node, key, what)?;
+        if s.contains('\0') {
+            return Err(self.err(
+                &node.loc,
+                key,
+                format!("expected {what}, found a NUL character"),
+            ));
+        }
+        Ok(s)
+    }
+
+    fn boolean(&self, node: &Node, key: &str) -> Result<bool, Error> {
+        match node.kind {
+            Kind::Bool(b) => Ok(b),
+            _ => Err(self.expected(node, key, "true or false")),
+        }
+    }
+
+    fn count(&self, node: &Node, key: &str) -> Result<u32, Error> {
+        match node.kind {
+            Kind::Integer(n) if n < 0 => Err(self.err(
+                &node.loc,
+                key,
+                format!("expected a non-negative integer, found {n}"),
+            )),
+            Kind::Integer(n) => u32::try_from(n).map_err(|_| {
+                self.err(
+                    &node.loc,
+                    key,
+                    format!("expected an integer up to {}, found {n}", u32::MAX),
+                )
+            }),
+            _ => Err(self.expected(node, key, "a non-negative integer")),
+        }
+    }
+
+    fn duration(&self, node: &Node, key: &str) -> Result<Duration, Error> {
+        let text = self.string(node, key, DURATION_FORM)?;
+        parse_duration(text).ok_or_else(|| {
+            self.err(
+                &node.loc,
+                key,
+                format!("expected {DURATION_FORM}, found {text:?}"),
+            )
+        })
+    }
+
+    fn positive_duration(&self, node: &Node, key: &str) -> Result<Duration, Error> {
+        let d = self.duration(node, key)?;
+        if d.is_zero() {
+            let text = self.string(node, key, DURATION_FORM)?;
+            return Err(self.err(
+                &node.loc,
+                key,
+                format!("expected a duration greater than 0, found {text:?}"),
+            ));
+        }
+        Ok(d)
+    }
+
+    fn socket_addr(&self, node: &Node, key: &str, example: &str) -> Result<SocketAddr, Error> {
+        let form = format!("a socket address IP:PORT like \"{example}\"");
+        let text = self.string(node, key, &form)?;
+        text.parse()
+            .map_err(|_| self.err(&node.loc, key, format!("expected {form}, found {text:?}")))
+    }
+
+    fn host_port<'n>(&self, node: &'n Node, key: &str) -> Result<&'n str, Error> {
+        let form = "an address HOST:PORT like \"consul.internal:8500\"";
+        let text = self.string(node, key, form)?;
+        if !is_host_port(text) {
+            return Err(self.err(&node.loc, key, format!("expected {form}, found {text:?}")));
+        }
+        Ok(text)
+    }
+
+    fn size(&self, node: &Node, key: &str) -> Result<u64, Error> {
+        let bytes = match &node.kind {
+            Kind::Integer(n) => u64::try_from(*n).ok(),
+            Kind::String(s) => parse_size(s),
+            _ => return Err(self.expected(node, key, SIZE_FORM)),
+        };
+        let found = match &node.kind {
+            Kind::String(s) => format!("{s:?}"),
+            Kind::Integer(n) => n.to_string(),
+            _ => node.type_name().to_owned(),
+        };
+        match bytes {
+            Some(0) => Err(self.err(
+                &node.loc,
+                key,
+                format!("expected a size greater than 0, found {found}"),
+            )),
+            Some(b) => Ok(b),
+            None => Err(self.err(
+                &node.loc,
+                key,
+                format!("expected {SIZE_FORM}, found {found}"),
+            )),
+        }
+    }
+
+    /// A path, resolved against `root` when relative.
+    fn path(&self, node: &Node, key: &str, root: &Path) -> Result<PathBuf, Error> {
+        let text = self.os_string(node, key, "a path")?;
+        if text.is_empty() {
+            return Err(self.err(&node.loc, key, "expected a path, found an empty string"));
+        }
+        Ok(resolve(root, Path::new(text)))
+    }
+
+    fn registry(&self, entry: Option<&Entry>) -> Result<RegistrySpec, Error> {
+        let Some(entry) = entry else {
+            return Ok(RegistrySpec::default());
+        };
+        let key = "registry";
+        let t = self.table(&entry.value, key, REGISTRY_KEYS)?;
+        let embedded = self.opt(t, key, "embedded", |n, k| self.boolean(n, k))?;
+        let external = self.opt(t, key, "external", |n, k| self.host_port(n, k))?;
+        let http = self.opt(t, key, "http", |n, k| {
+            self.socket_addr(n, k, "127.0.0.1:8500")
+        })?;
+        let dns = self.opt(t, key, "dns", |n, k| {
+            self.socket_addr(n, k, "127.0.0.1:8600")
+        })?;
+        let token = self.opt(t, key, "token", |n, k| {
+            let token = self.string(n, k, "an ACL token (a string)")?;
+            if token.is_empty() {
+                return Err(self.err(&n.loc, k, "expected an ACL token, found an empty string"));
+            }
+            Ok(token.to_owned())
+        })?;
+        let token = token.map(|(_, t)| t);
+
+        let external = match (embedded, external) {
+            (Some((e, false)), None) => {
+                return Err(self.err(
+                    &e.value.loc,
+                    &child(key, "embedded"),
+                    "embedded = false needs `external = \"HOST:PORT\"`, the registry to use instead",
+                ));
+            }
+            (Some((e, true)), Some((x, address))) => {
+                if e.value.loc.file == x.value.loc.file {
+                    let (later, name) = if x.key > e.key {
+                        (x, "external")
+                    } else {
+                        (e, "embedded")
+                    };
+                    return Err(self.err(
+                        &later.key,
+                        &child(key, name),
+                        "`embedded = true` and `external` contradict each other: remove one",
+                    ));
+                }
+                // Set in different files: the overlay's wins.
+                (x.value.loc.file > e.value.loc.file).then_some((x, address))
+            }
+            (_, external) => external,
+        };
+        match external {
+            None => Ok(RegistrySpec::Embedded {
+                http: http.map_or(RegistrySpec::DEFAULT_HTTP, |(_, a)| a),
+                dns: dns.map_or(RegistrySpec::DEFAULT_DNS, |(_, a)| a),
+                token,
+            }),
+            Some((x, address)) => {
+                for (name, given) in [("http", http), ("dns", dns)] {
+                    match given {
+                        Some((e, _)) if e.value.loc.file == x.value.loc.file => {
+                            return Err(self.err(
+                                &e.key,
+                                &child(key, name),
+                                "applies only to the embedded registry, and `external` is set",
+                            ));
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(RegistrySpec::External {
+                    address: address.to_owned(),
+                    token,
+                })
+            }
+        }
+    }
+
+    fn supervisor(&self, entry: Option<&Entry>, root: &Path) -> Result<SupervisorSpec, Error> {
+        let mut spec = SupervisorSpec {
+            control: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: resolve(root, Path::new(DEFAULT_DATA_DIR)),
+            log_max_bytes: DEFAULT_LOG_MAX_BYTES,
+        };
+        let Some(entry) = entry else {
+            return Ok(spec);
+        };
+        let key = "supervisor";
+        let t = self.table(&entry.value, key, SUPERVISOR_KEYS)?;
+        if let Some((_, a)) = self.opt(t, key, "control", |n, k| {
+            self.socket_addr(n, k, DEFAULT_CONTROL)
+        })? {
+            spec.control = a;
+        }
+        if let Some((_, p)) = self.opt(t, key, "data_dir", |n, k| self.path(n, k, root))? {
+            spec.data_dir = p;
+        }
+        if let Some((_, b)) = self.opt(t, key, "log_max_bytes", |n, k| self.size(n, k))? {
+            spec.log_max_bytes = b;
+        }
+        Ok(spec)
+    }
+}
+
+/// `root/path` with `.` dropped and `..` applied lexically (no file system access), or
+/// `path` itself when absolute.
+fn resolve(root: &Path, path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in root.join(path).components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                // `/..` is `/`.
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(".."),
+            },
+            other => out.push(other),
+        }
+    }
+    out
+}

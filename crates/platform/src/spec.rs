@@ -1,0 +1,315 @@
+//! The validated platform: what `tern up` runs. Every default is already applied and every
+//! path is absolute, so the supervisor never looks at the file again.
+
+use std::{
+    collections::BTreeMap,
+    fmt,
+    net::{Ipv4Addr, SocketAddr},
+    path::PathBuf,
+    time::Duration,
+};
+
+/// The whole platform file (base plus the environment's overlay), validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platform {
+    /// The directory holding `tern.toml`; relative paths in the file are resolved against it.
+    pub root: PathBuf,
+    /// The environment (`tern up --env NAME`) whose overlay was applied, if any.
+    pub env: Option<String>,
+    pub registry: RegistrySpec,
+    pub supervisor: SupervisorSpec,
+    /// In start order: every service after the services it depends on, ties broken by
+    /// name. Stop in reverse.
+    pub services: Vec<ServiceSpec>,
+}
+
+impl Platform {
+    /// The service declared as `[services.NAME]`.
+    pub fn service(&self, name: &str) -> Option<&ServiceSpec> {
+        self.services.iter().find(|s| s.name == name)
+    }
+}
+
+/// Which service registry the platform uses.
+#[derive(Clone, PartialEq, Eq)]
+pub enum RegistrySpec {
+    /// `tern up` runs the registry itself, on these addresses.
+    Embedded {
+        http: SocketAddr,
+        dns: SocketAddr,
+        /// ACL token the registry requires (and services send). Never printed by `Debug`.
+        token: Option<String>,
+    },
+    /// A registry that already runs elsewhere (`HOST:PORT` of its Consul HTTP API).
+    External {
+        address: String,
+        /// ACL token sent to it. Never printed by `Debug`.
+        token: Option<String>,
+    },
+}
+
+impl RegistrySpec {
+    /// Consul's own HTTP API address, so stock clients work unconfigured.
+    pub const DEFAULT_HTTP: SocketAddr =
+        SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8500);
+    /// Consul's own DNS address.
+    pub const DEFAULT_DNS: SocketAddr =
+        SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8600);
+
+    /// The ACL token, whichever the registry.
+    pub fn token(&self) -> Option<&str> {
+        match self {
+            RegistrySpec::Embedded { token, .. } | RegistrySpec::External { token, .. } => {
+                token.as_deref()
+            }
+        }
+    }
+}
+
+impl Default for RegistrySpec {
+    /// An embedded registry on 127.0.0.1:8500 (HTTP) and 127.0.0.1:8600 (DNS), no token.
+    fn default() -> Self {
+        RegistrySpec::Embedded {
+            http: Self::DEFAULT_HTTP,
+            dns: Self::DEFAULT_DNS,
+            token: None,
+        }
+    }
+}
+
+struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Debug for RegistrySpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |token: &Option<String>| token.as_ref().map(|_| Redacted);
+        match self {
+            RegistrySpec::Embedded { http, dns, token } => f
+                .debug_struct("Embedded")
+                .field("http", http)
+                .field("dns", dns)
+                .field("token", &redacted(token))
+                .finish(),
+            RegistrySpec::External { address, token } => f
+                .debug_struct("External")
+                .field("address", address)
+                .field("token", &redacted(token))
+                .finish(),
+        }
+    }
+}
+
+/// How `tern up` itself runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupervisorSpec {
+    /// The control API address (`tern ps`, `tern scale`...). Default `127.0.0.1:0`.
+    pub control: SocketAddr,
+    /// The data directory, absolute. Default `ROOT/.tern`.
+    pub data_dir: PathBuf,
+    /// Each service's log is capped at this many bytes. Default 16 MiB.
+    pub log_max_bytes: u64,
+}
+
+/// One `[services.NAME]` table.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ServiceSpec {
+    /// The table name: the key under `[services]`.
+    pub name: String,
+    /// The service name in the registry.
+    pub register_as: String,
+    pub program: Program,
+    /// The working directory of its processes, absolute.
+    pub workdir: PathBuf,
+    /// How many processes to keep running; 0 means declared but stopped.
+    pub replicas: u32,
+    /// Extra environment for its processes.
+    pub env: BTreeMap<String, String>,
+    pub health: HealthSpec,
+    /// A new replica must be healthy within this, or the rollout stops.
+    pub readiness_timeout: Duration,
+    pub restart: RestartPolicy,
+    /// A replica whose health stays critical this long is restarted.
+    pub unhealthy_restart_after: Duration,
+    /// The registry KV prefix holding its configuration, ending in `/`.
+    pub config_prefix: String,
+    /// Rolling restart when a KV key under `config_prefix` changes.
+    pub restart_on_change: bool,
+    /// Services (table names) that start before this one.
+    pub depends_on: Vec<String>,
+    /// Time between deregistration and SIGTERM.
+    pub drain: Duration,
+    /// Time between SIGTERM and SIGKILL.
+    pub stop_timeout: Duration,
+}
+
+impl ServiceSpec {
+    /// A stable 16-hex-digit hash (64-bit FNV-1a) of what makes a *revision*: a change here
+    /// means the running processes are outdated and must be replaced (rolling restart).
+    ///
+    /// Counted: `program`, `workdir`, `env`, `health`, `config_prefix` and `register_as`
+    /// (a process registers itself under that name, so a rename needs new processes).
+    /// Not counted, because the supervisor applies them to running processes: `replicas`
+    /// (scaling is not a new revision), `restart`, `unhealthy_restart_after`,
+    /// `readiness_timeout`, `restart_on_change`, `depends_on`, `drain`, `stop_timeout`.
+    ///
+    /// The value is the same across runs, machines and versions of this crate for the same
+    /// inputs (it is not `std`'s randomly seeded hasher).
+    pub fn revision_hash(&self) -> String {
+        let mut h = Fnv1a::new();
+        match &self.program {
+            Program::Builtin(builtin) => {
+                h.field("builtin");
+                h.str(builtin.name());
+            }
+            Program::Command(args) => {
+                h.field("command");
+                h.u64(args.len() as u64);
+                for arg in args {
+                    h.str(arg);
+                }
+            }
+        }
+        h.field("workdir");
+        h.bytes(self.workdir.as_os_str().as_encoded_bytes());
+        h.field("env");
+        h.u64(self.env.len() as u64);
+        for (key, value) in &self.env {
+            h.str(key);
+            h.str(value);
+        }
+        h.field("health");
+        match &self.health.kind {
+            HealthKind::Grpc => h.str("grpc"),
+            HealthKind::Http { path } => {
+                h.str("http");
+                h.str(path);
+            }
+            HealthKind::Tcp => h.str("tcp"),
+        }
+        h.duration(self.health.interval);
+        h.duration(self.health.timeout);
+        h.field("config_prefix");
+        h.str(&self.config_prefix);
+        h.field("register_as");
+        h.str(&self.register_as);
+        format!("{:016x}", h.0)
+    }
+}
+
+/// 64-bit FNV-1a over a self-delimiting encoding (every string is length-prefixed, every
+/// field named), so `["a", "bc"]` and `["ab", "c"]` hash differently.
+struct Fnv1a(u64);
+
+impl Fnv1a {
+    fn new() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn raw(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn u64(&mut self, n: u64) {
+        self.raw(&n.to_le_bytes());
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.u64(bytes.len() as u64);
+        self.raw(bytes);
+    }
+
+    fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+
+    fn field(&mut self, name: &str) {
+        self.str(name);
+    }
+
+    fn duration(&mut self, d: Duration) {
+        self.u64(d.as_secs());
+        self.u64(u64::from(d.subsec_nanos()));
+    }
+}
+
+/// What a service runs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Program {
+    /// A service built into the `tern` binary.
+    Builtin(Builtin),
+    /// Any program: the program (a name looked up in `PATH`, or a path), then its arguments.
+    Command(Vec<String>),
+}
+
+/// The services built into `tern`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub enum Builtin {
+    /// The geo search service (`services/search`).
+    Search,
+}
+
+impl Builtin {
+    /// Every built-in service.
+    pub const ALL: [Builtin; 1] = [Builtin::Search];
+
+    /// The name used in `builtin = "..."`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Builtin::Search => "search",
+        }
+    }
+
+    /// The name it registers under by default.
+    pub fn service_name(&self) -> &'static str {
+        match self {
+            Builtin::Search => "search-service",
+        }
+    }
+
+    /// The built-in service called `name` in `builtin = "..."`.
+    pub fn from_name(name: &str) -> Option<Builtin> {
+        Self::ALL.into_iter().find(|b| b.name() == name)
+    }
+}
+
+/// How the registry probes each replica.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HealthSpec {
+    pub kind: HealthKind,
+    /// Time between probes. Default 1s.
+    pub interval: Duration,
+    /// A probe not answered within this is critical. Default 1s.
+    pub timeout: Duration,
+}
+
+/// The probe, against the replica's address.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum HealthKind {
+    /// `grpc.health.v1.Health/Check`.
+    Grpc,
+    /// `GET http://ADDR{path}`: 2xx passing, 429 warning, else critical.
+    Http { path: String },
+    /// A TCP connection is accepted.
+    Tcp,
+}
+
+/// What happens when a replica's process exits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum RestartPolicy {
+    /// Restart it whatever its exit status.
+    Always,
+    /// Restart it unless it exited with status 0.
+    OnFailure,
+    /// Leave it stopped.
+    Never,
+}

@@ -1,0 +1,298 @@
+//! The commands that talk to a running supervisor through its control API: `ps`,
+//! `scale`, `apply`, `restart --rolling`, `rollout history`, `rollback`, `down`. The
+//! API's address is in `DATA_DIR/supervisor/control.json`.
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use tern_supervisor::{Client, ControlAddress, PsView};
+
+#[derive(Debug, Args)]
+pub struct Target {
+    /// The platform's data directory.
+    #[arg(long, env = "TERN_DATA_DIR", default_value = ".tern", global = true)]
+    data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    #[command(flatten)]
+    target: Target,
+    /// The service (its tern.toml table name or registered name).
+    service: String,
+    replicas: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    #[command(flatten)]
+    target: Target,
+    service: String,
+    /// One replica at a time: start a new one, wait until healthy, then drain and stop
+    /// an old one (the only mode: a restart never drops traffic).
+    #[arg(long, default_value_t = true)]
+    rolling: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Every recorded revision of a service.
+    History {
+        #[command(flatten)]
+        target: Target,
+        service: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    target: Target,
+    service: String,
+    /// The revision to return to (default: the one before the current).
+    #[arg(long)]
+    to: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    #[command(flatten)]
+    target: Target,
+    /// How long to wait for the supervisor to stop everything.
+    #[arg(long, default_value = "60s", value_parser = crate::duration::parse)]
+    timeout: Duration,
+}
+
+/// The supervisor recorded in `data_dir`, if its process still runs.
+pub fn running(data_dir: &Path) -> Option<ControlAddress> {
+    let control = ControlAddress::read(data_dir)?;
+    tern_supervisor::process_alive(control.pid).then_some(control)
+}
+
+fn client(target: &Target) -> Result<Client> {
+    match running(&target.data_dir) {
+        Some(control) => Ok(Client::new(control.address)),
+        None => bail!(
+            "no supervisor runs for {} (start one with `tern up`)",
+            target.data_dir.display()
+        ),
+    }
+}
+
+pub async fn ps(args: PsArgs) -> Result<()> {
+    let view = client(&args.target)?.ps().await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&view)?);
+    } else {
+        print!("{}", ps_table(&view));
+    }
+    Ok(())
+}
+
+/// `tern ps` as a table: one line per replica, then any rollout notes.
+pub fn ps_table(view: &PsView) -> String {
+    let mut rows = vec![[
+        "SERVICE", "REPLICA", "REV", "PID", "ADDRESS", "STATE", "HEALTH", "RESTARTS", "UPTIME",
+        "CONFIG",
+    ]
+    .map(str::to_owned)];
+    let mut notes = Vec::new();
+    for service in &view.services {
+        if let Some(note) = &service.note {
+            notes.push(format!("{}: {note}", service.name));
+        }
+        for replica in &service.replicas {
+            let mut state = replica.phase.clone();
+            if let Some(exit) = replica.last_exit.as_ref().filter(|_| replica.pid.is_none()) {
+                state.push_str(&format!(" ({exit})"));
+            }
+            rows.push([
+                service.name.clone(),
+                replica.id.clone(),
+                replica.revision.to_string(),
+                replica.pid.map_or("-".into(), |p| p.to_string()),
+                replica.address.clone().unwrap_or_else(|| "-".into()),
+                state,
+                replica.health.clone().unwrap_or_else(|| "-".into()),
+                replica.restarts.to_string(),
+                replica
+                    .uptime_ms
+                    .map_or("-".into(), |ms| human(Duration::from_millis(ms))),
+                replica.config.clone().unwrap_or_else(|| "-".into()),
+            ]);
+        }
+        if service.replicas.is_empty() {
+            notes.push(format!(
+                "{}: no replicas (desired {})",
+                service.name, service.desired
+            ));
+        }
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|column| rows.iter().map(|row| row[column].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in &rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:width$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    for note in notes {
+        out.push_str(&note);
+        out.push('\n');
+    }
+    out
+}
+
+fn human(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    match secs {
+        0..60 => format!("{:.1}s", duration.as_secs_f64()),
+        60..3600 => format!("{}m{}s", secs / 60, secs % 60),
+        _ => format!("{}h{}m", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+/// For each replica that is not ready, its last log lines (for `up --detach` failures).
+pub fn unhealthy_log_tails(
+    runtime: &tokio::runtime::Runtime,
+    client: &Client,
+    data_dir: &Path,
+) -> Vec<(String, String)> {
+    let Ok(view) = runtime.block_on(client.ps()) else {
+        return Vec::new();
+    };
+    let root = data_dir.join("logs");
+    view.services
+        .iter()
+        .flat_map(|service| {
+            service
+                .replicas
+                .iter()
+                .filter(|r| r.phase != "ready")
+                .map(move |r| (service.register_as.clone(), r.id.clone()))
+        })
+        .map(|(service, replica)| {
+            let query = tern_logs::Query {
+                services: vec![service],
+                ..tern_logs::Query::default()
+            };
+            let lines: Vec<String> = tern_logs::read(&root, &query)
+                .unwrap_or_default()
+                .iter()
+                .filter(|record| record.replica == replica)
+                .map(|record| tern_logs::render(record, false))
+                .collect();
+            let tail = lines[lines.len().saturating_sub(10)..].join("\n");
+            (replica, tail)
+        })
+        .collect()
+}
+
+pub async fn scale(args: ScaleArgs) -> Result<()> {
+    client(&args.target)?
+        .scale(&args.service, args.replicas)
+        .await?;
+    println!("{} scaled to {}", args.service, args.replicas);
+    Ok(())
+}
+
+pub async fn restart(args: RestartArgs) -> Result<()> {
+    if !args.rolling {
+        bail!("only rolling restarts are supported (--rolling)");
+    }
+    client(&args.target)?.restart(&args.service).await?;
+    println!("{} restarted (rolling)", args.service);
+    Ok(())
+}
+
+pub async fn apply(args: ApplyArgs) -> Result<()> {
+    let changes = client(&args.target)?.apply().await?;
+    if changes.is_empty() {
+        println!("nothing changed");
+    }
+    for change in changes {
+        println!("{change}");
+    }
+    Ok(())
+}
+
+pub async fn rollout(command: RolloutCommand) -> Result<()> {
+    let RolloutCommand::History { target, service } = command;
+    let revisions = client(&target)?.revisions(&service).await?;
+    let now = tern_supervisor::unix_now();
+    println!("REVISION  HASH              AGE      CAUSE / PROGRAM");
+    for revision in revisions {
+        let age = human(Duration::from_secs(now.saturating_sub(revision.created_at)));
+        let marker = if revision.current { "*" } else { " " };
+        println!(
+            "{:>7}{marker}  {:16}  {age:7}  {} ({}, {} config key(s)){}",
+            revision.number,
+            revision.hash,
+            revision.cause,
+            revision.program,
+            revision.config_keys,
+            revision
+                .failed
+                .map(|why| format!(" FAILED: {why}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+pub async fn rollback(args: RollbackArgs) -> Result<()> {
+    let revision = client(&args.target)?
+        .rollback(&args.service, args.to)
+        .await?;
+    println!("{} rolled back: now revision {revision}", args.service);
+    Ok(())
+}
+
+/// Asks the supervisor to stop everything and waits until its process is gone.
+pub async fn down(args: DownArgs) -> Result<()> {
+    let Some(control) = running(&args.target.data_dir) else {
+        println!("no supervisor runs for {}", args.target.data_dir.display());
+        return Ok(());
+    };
+    Client::new(control.address)
+        .shutdown()
+        .await
+        .context("asking the supervisor to stop")?;
+    let deadline = tokio::time::Instant::now() + args.timeout;
+    while tern_supervisor::process_alive(control.pid) {
+        if tokio::time::Instant::now() >= deadline {
+            bail!(
+                "the supervisor (pid {}) still runs {:?} after being asked to stop",
+                control.pid,
+                args.timeout
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!("stopped");
+    Ok(())
+}
