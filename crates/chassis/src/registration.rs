@@ -21,7 +21,7 @@ use std::{
 use tokio::{task::JoinHandle, time::Instant};
 use tracing::{info, warn};
 
-use crate::{config::fields::format_duration, ChassisConfig, Error, Secret};
+use crate::{ChassisConfig, Error, Secret};
 use tern_consul_client::{Check, Consul, Probe, ServiceRegistration};
 
 const FIRST_RETRY: Duration = Duration::from_millis(200);
@@ -87,9 +87,11 @@ impl RegistrationConfig {
             check: Some(Check {
                 name: format!("{name} gRPC health"),
                 probe: Probe::Grpc(SocketAddr::new(ip, port).to_string()),
-                interval: format_duration(self.check_interval),
+                interval: tern_duration::format(self.check_interval),
                 timeout: None,
-                deregister_critical_service_after: format_duration(self.deregister_critical_after),
+                deregister_critical_service_after: tern_duration::format(
+                    self.deregister_critical_after,
+                ),
             }),
         }
     }
@@ -250,7 +252,7 @@ mod tests {
         assert_eq!(r.port, 50051);
         assert_eq!(grpc_target(&r), "127.0.0.1:50051");
         assert_eq!(check(&r).interval, "1s");
-        assert_eq!(check(&r).deregister_critical_service_after, "1m");
+        assert_eq!(check(&r).deregister_critical_service_after, "1m0s");
     }
 
     #[test]
@@ -266,7 +268,7 @@ mod tests {
         assert_eq!(r.address, "10.1.2.3");
         assert_eq!(grpc_target(&r), "10.1.2.3:7000");
         assert_eq!(check(&r).interval, "500ms");
-        assert_eq!(check(&r).deregister_critical_service_after, "90s");
+        assert_eq!(check(&r).deregister_critical_service_after, "1m30s");
     }
 
     #[test]

@@ -136,33 +136,46 @@ impl Supervisor {
         };
         tokio::spawn(leftovers::record(
             supervisor_dir,
-            supervisor.clone_weak_statuses(),
+            Arc::downgrade(&supervisor.inner),
         ));
+        let mut runtimes = Vec::new();
         for spec in &config.platform.services {
-            supervisor.wait_for_dependencies(spec).await;
-            let revision = supervisor.record(spec, "tern up").await?;
-            let runtime = ServiceRuntime::new(
-                supervisor.inner.context.clone(),
-                Target {
-                    spec: spec.clone(),
-                    revision: revision.number,
-                    replicas: spec.replicas,
-                },
-            )?;
-            lock(&supervisor.inner.services).push(runtime.clone());
-            let name = spec.name.clone();
-            let replicas = spec.replicas;
-            tokio::spawn(async move {
-                if let Err(error) = runtime.scale(replicas).await {
-                    warn!(service = %name, %error, "not every replica became healthy");
-                }
-            });
+            runtimes.push((spec.clone(), supervisor.add_service(spec, "tern up").await?));
         }
+        // Replicas start in the background, so the control API (and `tern ps`) answer
+        // while services wait for their dependencies.
+        let starter = supervisor.clone();
+        tokio::spawn(async move {
+            for (spec, runtime) in runtimes {
+                starter.wait_for_dependencies(&spec).await;
+                let name = spec.name.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = runtime.scale(spec.replicas).await {
+                        warn!(service = %name, %error, "not every replica became healthy");
+                    }
+                });
+            }
+        });
         Ok(supervisor)
     }
 
-    fn clone_weak_statuses(&self) -> std::sync::Weak<Inner> {
-        Arc::downgrade(&self.inner)
+    /// Records `spec`'s revision and adds a runtime for it, with no replica yet.
+    async fn add_service(
+        &self,
+        spec: &ServiceSpec,
+        cause: &str,
+    ) -> Result<Arc<ServiceRuntime>, Error> {
+        let revision = self.record(spec, cause).await?;
+        let runtime = ServiceRuntime::new(
+            self.inner.context.clone(),
+            Target {
+                spec: spec.clone(),
+                revision: revision.number,
+                replicas: spec.replicas,
+            },
+        )?;
+        lock(&self.inner.services).push(runtime.clone());
+        Ok(runtime)
     }
 
     /// Services listed in `depends_on` are waited for (all replicas ready, up to the
@@ -275,16 +288,7 @@ impl Supervisor {
         let mut changes = Vec::new();
         for spec in &platform.services {
             let Ok(runtime) = self.service(&spec.name) else {
-                let revision = self.record(spec, "tern apply").await?;
-                let runtime = ServiceRuntime::new(
-                    self.inner.context.clone(),
-                    Target {
-                        spec: spec.clone(),
-                        revision: revision.number,
-                        replicas: spec.replicas,
-                    },
-                )?;
-                lock(&self.inner.services).push(runtime.clone());
+                let runtime = self.add_service(spec, "tern apply").await?;
                 runtime.scale(spec.replicas).await?;
                 changes.push(format!(
                     "{}: added with {} replica(s)",

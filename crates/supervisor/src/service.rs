@@ -452,7 +452,7 @@ impl Context {
                 env.insert("TERN_LOG__FORMAT".into(), "json".into());
                 env.insert(
                     "TERN_CHECK_INTERVAL".into(),
-                    format_duration(spec.health.interval),
+                    tern_duration::format(spec.health.interval),
                 );
                 let launch = Launch {
                     program: self.executable.clone(),
@@ -481,8 +481,8 @@ impl Context {
                     check: Some(Check {
                         name: format!("{} {}", spec.register_as, health_name(&spec.health.kind)),
                         probe,
-                        interval: format_duration(spec.health.interval),
-                        timeout: Some(format_duration(spec.health.timeout)),
+                        interval: tern_duration::format(spec.health.interval),
+                        timeout: Some(tern_duration::format(spec.health.timeout)),
                         deregister_critical_service_after: "1m".into(),
                     }),
                 };
@@ -560,15 +560,6 @@ pub(crate) fn env_from_kv(
         .collect()
 }
 
-/// Go syntax, as Consul reads it: whole seconds as `"5s"`, else milliseconds.
-fn format_duration(duration: Duration) -> String {
-    if duration.subsec_millis() == 0 {
-        format!("{}s", duration.as_secs())
-    } else {
-        format!("{}ms", duration.as_millis())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -604,12 +595,6 @@ mod tests {
                 ("DB_MAX_CONNS".to_owned(), "4".to_owned()),
             ])
         );
-    }
-
-    #[test]
-    fn durations_in_go_syntax() {
-        assert_eq!(format_duration(Duration::from_secs(1)), "1s");
-        assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
     }
 
     #[test]

@@ -78,7 +78,7 @@ pub struct DownArgs {
     #[command(flatten)]
     target: Target,
     /// How long to wait for the supervisor to stop everything.
-    #[arg(long, default_value = "60s", value_parser = crate::duration::parse)]
+    #[arg(long, default_value = "60s", value_parser = tern_duration::parse)]
     timeout: Duration,
 }
 

@@ -23,7 +23,7 @@ pub struct LogsArgs {
     #[arg(short, long)]
     follow: bool,
     /// Only lines written in this last span of time (Go-style: 30s, 5m, 1h30m).
-    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
+    #[arg(long, value_name = "DURATION", value_parser = tern_duration::parse)]
     since: Option<Duration>,
     /// Only lines containing this text (case-sensitive, in the raw line).
     #[arg(long, value_name = "TEXT")]

@@ -4,7 +4,6 @@ mod bench;
 mod client;
 mod ctl;
 mod dns;
-mod duration;
 mod import;
 mod kv_cmd;
 mod logs_cmd;

@@ -31,7 +31,7 @@ pub struct UpArgs {
     #[arg(long, short = 'd')]
     detach: bool,
     /// With --detach: how long to wait for every replica to be healthy.
-    #[arg(long, default_value = "60s", value_parser = crate::duration::parse)]
+    #[arg(long, default_value = "60s", value_parser = tern_duration::parse)]
     timeout: Duration,
 }
 

@@ -1,78 +1,11 @@
 //! Parsing and printing of the config value types that serde does not spell the way we
-//! want: socket addresses and humantime-style durations. Pure functions; the serde glue
-//! at the bottom is what `ChassisConfig` uses via `#[serde(with = ...)]`.
+//! want: socket addresses and Go durations (`tern_duration`: `"500ms"`, `"1m30s"`). Pure
+//! functions; the serde glue at the bottom is what `ChassisConfig` uses via
+//! `#[serde(with = ...)]`.
 
 use std::{fmt, net::SocketAddr, time::Duration};
 
 use serde::{de, Deserializer, Serializer};
-
-/// Parses `"10s"`, `"500ms"`, `"1m30s"`, `"2h"`: one or more `<integer><unit>` with unit
-/// one of `ns`, `us`, `ms`, `s`, `m`, `h`, `d`. No spaces, no fractions.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let invalid =
-        || format!("invalid duration {text:?}: expected e.g. \"10s\", \"500ms\", \"1m30s\"");
-    if text.is_empty() {
-        return Err(invalid());
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(invalid());
-        }
-        let value: u64 = rest[..digits].parse().map_err(|_| invalid())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let nanos_per_unit: u64 = match &rest[..unit_len] {
-            "ns" => 1,
-            "us" | "µs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60 * 1_000_000_000,
-            "h" => 3_600 * 1_000_000_000,
-            "d" => 86_400 * 1_000_000_000,
-            _ => return Err(invalid()),
-        };
-        rest = &rest[unit_len..];
-        let part = u128::from(value) * u128::from(nanos_per_unit);
-        let part = Duration::new(
-            u64::try_from(part / 1_000_000_000).map_err(|_| invalid())?,
-            (part % 1_000_000_000) as u32,
-        );
-        total = total.checked_add(part).ok_or_else(invalid)?;
-    }
-    Ok(total)
-}
-
-/// The shortest exact spelling `parse_duration` reads back: `10s`, `500ms`, `2m`.
-pub(crate) fn format_duration(d: Duration) -> String {
-    let nanos = d.as_nanos();
-    const UNITS: [(u128, &str); 7] = [
-        (86_400_000_000_000, "d"),
-        (3_600_000_000_000, "h"),
-        (60_000_000_000, "m"),
-        (1_000_000_000, "s"),
-        (1_000_000, "ms"),
-        (1_000, "us"),
-        (1, "ns"),
-    ];
-    if nanos == 0 {
-        return "0s".to_owned();
-    }
-    // `u128::is_multiple_of` needs Rust 1.87; the workspace supports 1.85.
-    #[allow(clippy::manual_is_multiple_of)]
-    let (per, unit) = UNITS
-        .iter()
-        .find(|(per, _)| nanos % per == 0)
-        .copied()
-        .unwrap_or((1, "ns"));
-    format!("{}{unit}", nanos / per)
-}
 
 pub(crate) fn parse_socket_addr(text: &str) -> Result<SocketAddr, String> {
     text.parse().map_err(|_| {
@@ -87,7 +20,7 @@ struct StrVisitor<F> {
     parse: F,
 }
 
-impl<'de, T, F: FnOnce(&str) -> Result<T, String>> de::Visitor<'de> for StrVisitor<F> {
+impl<'de, T, R: fmt::Display, F: FnOnce(&str) -> Result<T, R>> de::Visitor<'de> for StrVisitor<F> {
     type Value = T;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -103,13 +36,13 @@ pub mod duration {
     use super::*;
 
     pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format_duration(*d))
+        s.serialize_str(&tern_duration::format(*d))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         d.deserialize_str(StrVisitor {
             expecting: "a duration string such as \"10s\" or \"500ms\"",
-            parse: parse_duration,
+            parse: tern_duration::parse,
         })
     }
 }
@@ -153,47 +86,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_parse() {
-        let ms = Duration::from_millis;
-        assert_eq!(parse_duration("10s"), Ok(ms(10_000)));
-        assert_eq!(parse_duration("500ms"), Ok(ms(500)));
-        assert_eq!(parse_duration("1m30s"), Ok(ms(90_000)));
-        assert_eq!(parse_duration("2h"), Ok(ms(7_200_000)));
-        assert_eq!(parse_duration("1d"), Ok(ms(86_400_000)));
-        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
-        assert_eq!(parse_duration("7ns"), Ok(Duration::from_nanos(7)));
-        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
-    }
-
-    #[test]
-    fn bad_durations_name_the_expected_form() {
-        for bad in [
-            "",
-            "10",
-            "s",
-            "10 s",
-            "1.5s",
-            "10sec",
-            "-1s",
-            "99999999999999999999d",
+    fn durations_are_go_durations_both_ways() {
+        #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+        struct T(#[serde(with = "duration")] Duration);
+        for (text, d) in [
+            ("1m30s", Duration::from_secs(90)),
+            ("1.5s", Duration::from_millis(1_500)),
+            ("500ms", Duration::from_millis(500)),
+            ("0s", Duration::ZERO),
         ] {
-            let err = parse_duration(bad).unwrap_err();
+            assert_eq!(serde_json::to_string(&T(d)).unwrap(), format!("{text:?}"));
             assert_eq!(
-                err,
-                format!("invalid duration {bad:?}: expected e.g. \"10s\", \"500ms\", \"1m30s\"")
+                serde_json::from_str::<T>(&format!("{text:?}")).unwrap(),
+                T(d)
             );
         }
-    }
-
-    #[test]
-    fn durations_round_trip() {
-        for text in [
-            "10s", "500ms", "2m", "1h", "1d", "1500ms", "3us", "7ns", "0s", "61s",
-        ] {
-            let d = parse_duration(text).unwrap();
-            assert_eq!(format_duration(d), text);
-        }
-        assert_eq!(format_duration(Duration::from_secs(90)), "90s");
+        assert_eq!(
+            serde_json::from_str::<T>("\"1d\"").unwrap_err().to_string(),
+            "invalid duration \"1d\": expected a number followed by a unit (ns, us, ms, s, m, \
+             h), e.g. \"500ms\", \"10s\", \"1m30s\" at line 1 column 4"
+        );
     }
 
     #[test]

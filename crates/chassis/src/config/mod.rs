@@ -228,7 +228,7 @@ pub struct Config<T> {
 ///
 /// ```toml
 /// listen = "0.0.0.0:7000"          # IP:PORT; default "127.0.0.1:0" (any free port)
-/// shutdown_timeout = "10s"         # humantime-style: "500ms", "1m30s"; default "10s"
+/// shutdown_timeout = "10s"         # Go duration: "500ms", "1m30s"; default "10s"
 /// worker_threads = 1               # async runtime workers; 0 = one per core; default 1
 /// store = "postgres://localhost/tern"   # the service's own keys, e.g. search's store
 ///

@@ -218,8 +218,8 @@ fn bad_value_in_file_names_file_key_and_form() {
     assert_eq!(
         load_err(Some(&f.path), &[]),
         format!(
-            "config file {}: shutdown_timeout: invalid duration \"10 s\": expected e.g. \"10s\", \
-             \"500ms\", \"1m30s\"",
+            "config file {}: shutdown_timeout: invalid duration \"10 s\": expected a number \
+             followed by a unit (ns, us, ms, s, m, h), e.g. \"500ms\", \"10s\", \"1m30s\"",
             f.path.display()
         )
     );

@@ -231,7 +231,8 @@ fn type_errors_name_key_and_value() {
     assert_eq!(r.value.as_deref(), Some("lots"));
     assert_eq!(
         rejection(&[("reload_interval", "10 s")]).to_string(),
-        "reload_interval: invalid duration \"10 s\": expected e.g. \"10s\", \"500ms\", \"1m30s\""
+        "reload_interval: invalid duration \"10 s\": expected a number followed by a unit (ns, \
+         us, ms, s, m, h), e.g. \"500ms\", \"10s\", \"1m30s\""
     );
     assert_eq!(
         rejection(&[("cache/size", "-1")]).to_string(),

@@ -19,7 +19,7 @@ use crate::{
     error::{Error, Sources},
     spec::{Platform, RegistrySpec, SupervisorSpec},
     tree::{child, Entry, Kind, Loc, Node},
-    values::{is_host_port, parse_duration, parse_size},
+    values::{is_host_port, parse_size},
 };
 
 mod service;
@@ -193,7 +193,7 @@ impl Cx<'_> {
 
     fn duration(&self, node: &Node, key: &str) -> Result<Duration, Error> {
         let text = self.string(node, key, DURATION_FORM)?;
-        parse_duration(text).ok_or_else(|| {
+        tern_duration::parse(text).map_err(|_| {
             self.err(
                 &node.loc,
                 key,

@@ -4,7 +4,7 @@
 //! (lowercase, no underscores). User maps (`Meta`, `Header`) keep their keys as sent.
 
 use super::ApiError;
-use crate::state::{parse_go_duration, CheckDef, CheckKind, CheckStatus, ServiceDef};
+use crate::state::{CheckDef, CheckKind, CheckStatus, ServiceDef};
 use crate::Error;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -118,9 +118,9 @@ impl<'a> Obj<'a> {
         match self.get(&[field]) {
             None => Ok(None),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
-            Some(Value::String(s)) => parse_go_duration(s)
+            Some(Value::String(s)) => tern_duration::parse(s)
                 .map(Some)
-                .ok_or_else(|| invalid(s.clone())),
+                .map_err(|_| invalid(s.clone())),
             Some(Value::Number(n)) => n
                 .as_u64()
                 .map(|ns| Some(Duration::from_nanos(ns)))

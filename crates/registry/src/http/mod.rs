@@ -255,7 +255,8 @@ impl FromRequestParts<RegistryHandle> for Params {
             None => None,
         };
         if let Some(wait) = params.get("wait") {
-            let parsed = crate::state::parse_go_duration(wait)
+            let parsed = tern_duration::parse(wait)
+                .ok()
                 .or_else(|| wait.parse::<u64>().ok().map(Duration::from_secs))
                 .ok_or_else(|| {
                     ApiError::bad_request(format!(

@@ -2,7 +2,7 @@
 //! wire names, so renaming a field in Rust cannot change the API). Field order follows
 //! Consul's Go structs.
 
-use crate::state::{format_go_duration, Check, CheckKind, KvEntry, Node, Service, State};
+use crate::state::{Check, CheckKind, KvEntry, Node, Service, State};
 use base64::Engine;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -197,7 +197,7 @@ pub(crate) struct CheckJson<'a> {
 
 pub(crate) fn check<'a>(state: &'a State, c: &'a Check) -> CheckJson<'a> {
     let service = c.def.service_id.as_deref().and_then(|id| state.service(id));
-    let fmt = |d: Option<std::time::Duration>| d.map(format_go_duration);
+    let fmt = |d: Option<std::time::Duration>| d.map(tern_duration::format);
     let mut definition = DefinitionJson {
         interval: fmt(c.def.interval),
         timeout: fmt(c.def.timeout),
@@ -236,8 +236,12 @@ pub(crate) fn check<'a>(state: &'a State, c: &'a Check) -> CheckJson<'a> {
         service_name: service.map_or("", |s| s.def.name.as_str()),
         service_tags: service.map_or(&[][..], |s| s.def.tags.as_slice()),
         kind: c.def.kind.type_name(),
-        interval: c.def.interval.map(format_go_duration).unwrap_or_default(),
-        timeout: c.def.timeout.map(format_go_duration).unwrap_or_default(),
+        interval: c
+            .def
+            .interval
+            .map(tern_duration::format)
+            .unwrap_or_default(),
+        timeout: c.def.timeout.map(tern_duration::format).unwrap_or_default(),
         exposed_port: 0,
         definition,
         create_index: c.create_index,

@@ -15,13 +15,11 @@
 //! so a blocking read can tell "my data changed" from "something changed".
 
 mod catalog;
-mod duration;
 mod kv;
 #[cfg(test)]
 mod tests;
 mod types;
 
-pub use duration::{format_go_duration, parse_go_duration};
 pub use kv::{Kv, KvOp, KvVerb, TxnError, TxnOutcome};
 pub use types::{Check, CheckDef, CheckKind, CheckStatus, KvEntry, Node, Service, ServiceDef};
 

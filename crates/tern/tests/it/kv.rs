@@ -1,50 +1,25 @@
 //! `tern kv get|put|delete|ls` against a `tern registry` process.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use crate::support::{run, temp_dir, tern, wait_until, Ran, COMMAND_TIMEOUT};
+use crate::support::{run, temp_dir, tern, wait_until, Ran, RegistryProcess, COMMAND_TIMEOUT};
 
-/// `tern registry` on free ports; killed on drop.
-struct Registry {
-    child: Child,
-    http: String,
-}
+/// `tern kv` against a `tern registry` process.
+struct Registry(RegistryProcess);
 
 impl Registry {
     fn start(data_dir: &Path) -> Registry {
-        let mut child = tern([
-            "registry",
-            "--http",
-            "127.0.0.1:0",
-            "--dns",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data_dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start tern registry");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("read the serving line");
-        // "registry serving the Consul HTTP API on ADDR and DNS on ADDR (Ctrl-C stops)"
-        let http = line
-            .split_whitespace()
-            .nth(7)
-            .unwrap_or_else(|| panic!("no HTTP address in {line:?}"))
-            .to_owned();
-        Registry { child, http }
+        Registry(RegistryProcess::start(data_dir))
     }
 
     /// `tern kv ARGS` against this registry (through `TERN_REGISTRY`).
     fn kv(&self, args: &[&str]) -> Command {
         let mut command = tern(["kv"]);
-        command.args(args).env("TERN_REGISTRY", &self.http);
+        command
+            .args(args)
+            .env("TERN_REGISTRY", self.0.http.to_string());
         command
     }
 
@@ -53,13 +28,6 @@ impl Registry {
         let ran = run(&mut self.kv(args));
         assert!(ran.status.success(), "tern kv {args:?}: {ran}");
         ran.stdout
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -118,7 +86,7 @@ fn put_get_ls_and_delete_round_trip() {
     // --registry wins over TERN_REGISTRY.
     let ran = run(registry
         .kv(&["get", "config/other/x", "--registry"])
-        .arg(&registry.http)
+        .arg(registry.0.http.to_string())
         .env("TERN_REGISTRY", "127.0.0.1:1"));
     assert!(ran.status.success(), "{ran}");
     assert_eq!(ran.stdout, "1");

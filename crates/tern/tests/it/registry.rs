@@ -1,85 +1,11 @@
 //! `tern registry` as a process: state journaled to the data directory survives `kill -9`
 //! (every write acknowledged with 200 is there after a restart) and checks resume.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Stdio};
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::support::{eventually, tern, COMMAND_TIMEOUT};
-
-struct RegistryProcess {
-    child: Child,
-    http: SocketAddr,
-}
-
-impl RegistryProcess {
-    fn start(data_dir: &Path) -> Self {
-        let mut child = tern([
-            "registry",
-            "--http",
-            "127.0.0.1:0",
-            "--dns",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data_dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start tern registry");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the serving line");
-        // "registry serving the Consul HTTP API on ADDR and DNS on ADDR (Ctrl-C stops)"
-        let http = line
-            .split_whitespace()
-            .nth(7)
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no HTTP address in {line:?}"));
-        RegistryProcess { child, http }
-    }
-
-    fn kill_9(mut self) {
-        self.child.kill().expect("SIGKILL the registry");
-        self.child.wait().expect("reap the registry");
-    }
-}
-
-impl Drop for RegistryProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One HTTP/1.1 request on a fresh connection: (status, body).
-fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(COMMAND_TIMEOUT))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: tern\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
-}
+use crate::support::{eventually, http, RegistryProcess};
 
 #[test]
 fn acknowledged_writes_survive_kill_9_and_checks_resume() {

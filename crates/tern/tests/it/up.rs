@@ -12,7 +12,9 @@ use std::{
 use serde_json::Value;
 use tern_supervisor::process_alive as alive;
 
-use crate::support::{eventually, run, temp_dir, tern, Ran, COMMAND_TIMEOUT};
+use std::net::SocketAddr;
+
+use crate::support::{eventually, http, run, temp_dir, tern, Ran, COMMAND_TIMEOUT};
 
 /// A platform directory with a `tern.toml`, stopped (and checked for leftovers) on drop.
 struct Platform {
@@ -83,18 +85,25 @@ impl Platform {
             .collect()
     }
 
-    fn registry(&self) -> String {
+    fn registry(&self) -> SocketAddr {
         let log = std::fs::read_to_string(self.data_dir().join("supervisor/supervisor.log"))
             .unwrap_or_default();
         log.lines()
             .find_map(|line| {
                 let rest = line.split("http=").nth(1)?;
-                Some(rest.split_whitespace().next()?.to_owned())
+                rest.split_whitespace().next()?.parse().ok()
             })
             .unwrap_or_else(|| panic!("no registry address in the supervisor log:\n{log}"))
     }
 
     /// Every process of the platform; never fails (used on drop).
+    /// `PUT /v1/kv/KEY` on the platform's registry; fails the test unless acknowledged.
+    fn kv_put(&self, key: &str, value: &str) {
+        let answer = http(self.registry(), "PUT", &format!("/v1/kv/{key}"), value)
+            .unwrap_or_else(|e| panic!("PUT {key}: {e}"));
+        assert_eq!(answer, (200, "true".to_owned()), "PUT {key}");
+    }
+
     fn all_pids(&self) -> Vec<u32> {
         let ran = self.tern(&["ps", "--json"]);
         let ps: Value = serde_json::from_str(&ran.stdout).unwrap_or(Value::Null);
@@ -140,12 +149,12 @@ impl Drop for Platform {
 }
 
 /// `tern bench search` through the registry for `seconds`, as a child process.
-fn load(registry: &str, seconds: u32) -> Child {
+fn load(registry: SocketAddr, seconds: u32) -> Child {
     tern([
         "bench",
         "search",
         "--registry",
-        registry,
+        &registry.to_string(),
         "--concurrency",
         "4",
         "--duration",
@@ -219,7 +228,7 @@ fn up_ps_scale_restart_kill_and_down() {
 
     // Scale up and down, and a rolling restart, under load: no failed call.
     let registry = platform.registry();
-    let bench = load(&registry, 12);
+    let bench = load(registry, 12);
     let ran = platform.tern(&["scale", "search", "3"]);
     assert!(ran.status.success(), "scale up: {ran}");
     assert_eq!(platform.ready_pids().len(), 3);
@@ -316,41 +325,19 @@ fn supervisor_death_leaves_no_orphans_and_up_cleans_up() {
     assert!(ran.status.success(), "tern up again: {ran}");
     let replicas = platform.replicas();
     assert_eq!(replicas.len(), 1, "{replicas:?}");
-    let instances = http_get(&platform.registry(), "/v1/health/service/search-service");
+    let (_, instances) = http(
+        platform.registry(),
+        "GET",
+        "/v1/health/service/search-service",
+        "",
+    )
+    .expect("the registry answers");
     let instances: Value = serde_json::from_str(&instances).expect("health JSON");
     assert_eq!(
         instances.as_array().map(Vec::len),
         Some(1),
         "one registration, no duplicate: {instances}"
     );
-}
-
-/// A plain HTTP/1.0 GET: the body.
-fn http_get(addr: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the registry");
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("send");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("read");
-    answer
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default()
-}
-
-/// `PUT` with a body: the answer's body.
-fn http_put(addr: &str, path: &str, body: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the registry");
-    write!(
-        stream,
-        "PUT {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("send");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("read");
-    answer
 }
 
 #[test]
@@ -381,8 +368,7 @@ unhealthy_restart_after = "1s"
     assert_eq!(first.len(), 1, "{:?}", platform.replicas());
 
     // A config key: the program reads it at start, so the replicas roll.
-    let answer = http_put(&platform.registry(), "/v1/kv/config/web/greeting", "hello");
-    assert!(answer.ends_with("true"), "{answer}");
+    platform.kv_put("config/web/greeting", "hello");
     eventually("the new value in a fresh replica's environment", || {
         let ran = platform.tern(&["logs", "web", "--grep", "greeting=hello", "--no-color"]);
         let pids = platform.ready_pids();
@@ -421,11 +407,9 @@ fn live_config_is_applied_or_rejected_without_restart() {
     let ran = platform.up();
     assert!(ran.status.success(), "tern up --detach: {ran}");
     let pids = platform.ready_pids();
-    let registry = platform.registry();
     let config_state = || platform.replicas()[0]["config"].as_str().map(str::to_owned);
 
-    let answer = http_put(&registry, "/v1/kv/config/search/log_level", "verbose");
-    assert!(answer.ends_with("true"), "{answer}");
+    platform.kv_put("config/search/log_level", "verbose");
     eventually("the invalid value rejected", || {
         let state = config_state();
         let rejected = state
@@ -439,8 +423,7 @@ fn live_config_is_applied_or_rejected_without_restart() {
         "the rejection is in the logs: {ran}"
     );
 
-    let answer = http_put(&registry, "/v1/kv/config/search/log_level", "debug");
-    assert!(answer.ends_with("true"), "{answer}");
+    platform.kv_put("config/search/log_level", "debug");
     eventually("the valid value applied", || {
         let state = config_state();
         (state.as_deref() != Some("applied")).then(|| format!("{state:?}"))
@@ -524,19 +507,62 @@ fn an_environment_overlay_and_its_config_prefix() {
     assert!(ran.status.success(), "tern up --env staging: {ran}");
     assert_eq!(platform.replicas().len(), 1, "the overlay's replica count");
     // The staging prefix is the one the replicas follow.
-    http_put(
-        &platform.registry(),
-        "/v1/kv/config/search/log_level",
-        "verbose",
-    );
-    http_put(
-        &platform.registry(),
-        "/v1/kv/config/staging/search/log_level",
-        "nonsense",
-    );
+    platform.kv_put("config/search/log_level", "verbose");
+    platform.kv_put("config/staging/search/log_level", "nonsense");
     eventually("the staging key rejected", || {
         let state = platform.replicas()[0]["config"].as_str().map(str::to_owned);
         let rejected = state.as_deref().is_some_and(|s| s.contains("nonsense"));
         (!rejected).then(|| format!("{state:?}"))
     });
+}
+
+#[test]
+fn an_external_registry_and_dependencies_in_order() {
+    let registry_data = temp_dir();
+    let registry = crate::support::RegistryProcess::start(registry_data.path());
+    let platform = Platform::new(&format!(
+        r#"[registry]
+external = "{}"
+
+[services.front]
+command = ["python3", "-m", "http.server", "${{PORT}}", "--bind", "127.0.0.1"]
+health = {{ kind = "tcp" }}
+depends_on = ["back"]
+
+[services.back]
+command = ["python3", "-m", "http.server", "${{PORT}}", "--bind", "127.0.0.1"]
+health = {{ kind = "tcp" }}
+"#,
+        registry.http
+    ));
+    let ran = platform.up();
+    assert!(ran.status.success(), "tern up --detach: {ran}");
+    for service in ["front", "back"] {
+        let (_, body) = http(
+            registry.http,
+            "GET",
+            &format!("/v1/health/service/{service}?passing"),
+            "",
+        )
+        .expect("the external registry answers");
+        let instances: Value = serde_json::from_str(&body).expect("health JSON");
+        assert_eq!(
+            instances.as_array().map(Vec::len),
+            Some(1),
+            "{service}: {instances}"
+        );
+    }
+    let log = std::fs::read_to_string(platform.data_dir().join("supervisor/supervisor.log"))
+        .expect("supervisor log");
+    let back_ready = log.find("ready replica=back-1").expect("back ready");
+    let front_started = log.find("started replica=front-1").expect("front started");
+    assert!(back_ready < front_started, "front waits for back:\n{log}");
+    let ran = platform.tern(&["down"]);
+    assert!(ran.status.success(), "{ran}");
+    let (_, body) = http(registry.http, "GET", "/v1/health/service/front", "").expect("answers");
+    assert_eq!(
+        body.trim(),
+        "[]",
+        "deregistered from the external registry on down"
+    );
 }
