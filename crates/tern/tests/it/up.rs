@@ -217,6 +217,32 @@ fn up_ps_scale_restart_kill_and_down() {
         .status()
         .expect("kill");
     assert!(killed.success());
+    let old_address = replicas[0]["address"].as_str().expect("address").to_owned();
+    eventually("the killed replica unroutable", || {
+        let passing = http(
+            platform.registry(),
+            "GET",
+            "/v1/health/service/search-service?passing",
+            "",
+        );
+        let old_port: u64 = old_address
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port");
+        let ports: Option<Vec<u64>> = passing.as_ref().ok().and_then(|(_, body)| {
+            let instances: Value = serde_json::from_str(body).ok()?;
+            instances
+                .as_array()?
+                .iter()
+                .map(|i| i["Service"]["Port"].as_u64())
+                .collect()
+        });
+        match ports {
+            Some(ports) if !ports.contains(&old_port) => None,
+            _ => Some(format!("{passing:?}")),
+        }
+    });
     eventually("the killed replica replaced", || {
         let replicas = platform.replicas();
         let first = &replicas[0];
