@@ -297,17 +297,23 @@ impl Supervisor {
                 continue;
             };
             let current = runtime.target();
-            if current.spec.revision_hash() != spec.revision_hash() || current.spec != *spec {
+            if current.spec.revision_hash() != spec.revision_hash() {
                 let revision = self.record(spec, "tern apply").await?;
-                if revision.number != current.revision {
-                    self.roll_out(&runtime, spec.clone(), revision.number, current)
-                        .await?;
-                    changes.push(format!(
-                        "{}: rolled out revision {}",
-                        spec.name, revision.number
-                    ));
-                    continue;
-                }
+                self.roll_out(&runtime, spec.clone(), revision.number, current)
+                    .await?;
+                changes.push(format!(
+                    "{}: rolled out revision {}",
+                    spec.name, revision.number
+                ));
+                continue;
+            }
+            let settings_changed = ServiceSpec {
+                replicas: current.spec.replicas,
+                ..spec.clone()
+            } != current.spec;
+            if settings_changed {
+                runtime.update_spec(spec.clone());
+                changes.push(format!("{}: settings updated in place", spec.name));
             }
             if current.replicas != spec.replicas {
                 runtime.scale(spec.replicas).await?;

@@ -39,6 +39,10 @@ impl Process {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // Its own process group: a Ctrl-C at the terminal reaches the supervisor only,
+            // which then stops replicas in order (deregister, drain, SIGTERM) instead of
+            // all of them exiting at once and racing their own restarts.
+            .process_group(0)
             // A dropped `Process` (a supervisor bug or panic) must not leave an orphan.
             .kill_on_drop(true);
         // SAFETY: the closure runs in the child between fork and exec and only makes one

@@ -76,6 +76,12 @@ impl ServiceRuntime {
         lock(&self.target).clone()
     }
 
+    /// Takes a definition that differs from the current one only in what does not make a
+    /// new revision (replica count, timeouts, restart policy): running replicas stay.
+    pub(crate) fn update_spec(&self, spec: ServiceSpec) {
+        lock(&self.target).spec = spec;
+    }
+
     pub(crate) fn note(&self) -> Option<String> {
         lock(&self.note).clone()
     }
