@@ -34,8 +34,8 @@ use std::{
 pub use error::{Error, Location};
 pub use schema::json_schema;
 pub use spec::{
-    Builtin, HealthKind, HealthSpec, Platform, Program, RegistrySpec, RestartPolicy, ServiceSpec,
-    SupervisorSpec,
+    BrokerSpec, Builtin, FlushSpec, HealthKind, HealthSpec, Platform, Program, RegistrySpec,
+    RestartPolicy, ServiceSpec, SupervisorSpec,
 };
 
 use error::Sources;
@@ -174,6 +174,10 @@ mod tests {
             keys(&schema["properties"]["supervisor"]),
             owned(decode::SUPERVISOR_KEYS)
         );
+        assert_eq!(
+            keys(&schema["properties"]["broker"]),
+            owned(decode::BROKER_KEYS)
+        );
         let service = &schema["$defs"]["service"];
         assert_eq!(keys(service), owned(decode::SERVICE_KEYS));
         assert_eq!(
@@ -183,15 +187,13 @@ mod tests {
         for list in [
             decode::TOP_KEYS,
             decode::REGISTRY_KEYS,
+            decode::BROKER_KEYS,
             decode::SUPERVISOR_KEYS,
             decode::SERVICE_KEYS,
             decode::HEALTH_KEYS,
         ] {
             assert!(list.windows(2).all(|w| w[0] < w[1]), "{list:?} is sorted");
         }
-        assert!(!decode::TOP_KEYS
-            .iter()
-            .any(|k| decode::RESERVED_KEYS.contains(k)));
     }
 
     #[test]

@@ -39,6 +39,19 @@ pub(crate) fn schema() -> Value {
                     "token": { "type": "string", "minLength": 1, "description": "ACL token (X-Consul-Token)." }
                 }
             },
+            "broker": {
+                "description": "The Kafka-compatible broker: embedded (default), external, or off (`embedded = false`).",
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "embedded": { "type": "boolean", "default": true, "description": "Run the broker inside `tern up`. `false` without `external`: no broker." },
+                    "listen": { "$ref": "#/$defs/socketAddress", "default": "127.0.0.1:9092", "description": "Kafka protocol address of the embedded broker." },
+                    "advertised": { "type": "string", "pattern": r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$", "description": "HOST:PORT given to clients in metadata. Default: the bound address." },
+                    "partitions": { "type": "integer", "minimum": 1, "default": 1, "description": "Partitions of a topic created on first use." },
+                    "flush": { "type": "string", "default": "always", "description": "\"always\" (acks=all answered once durable), \"os\", or an interval like \"100ms\"." },
+                    "external": { "type": "string", "pattern": r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$", "description": "Bootstrap HOST:PORT of a Kafka cluster to use instead of the embedded broker." }
+                }
+            },
             "supervisor": {
                 "description": "How `tern up` itself runs.",
                 "type": "object",

@@ -17,6 +17,7 @@ pub struct Platform {
     /// The environment (`tern up --env NAME`) whose overlay was applied, if any.
     pub env: Option<String>,
     pub registry: RegistrySpec,
+    pub broker: BrokerSpec,
     pub supervisor: SupervisorSpec,
     /// In start order: every service after the services it depends on, ties broken by
     /// name. Stop in reverse.
@@ -102,6 +103,53 @@ impl fmt::Debug for RegistrySpec {
                 .finish(),
         }
     }
+}
+
+/// Which Kafka-compatible broker the platform uses (`[broker]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrokerSpec {
+    /// `tern up` runs the broker itself.
+    Embedded {
+        listen: SocketAddr,
+        /// `HOST:PORT` given to clients in metadata; default: the bound address.
+        advertised: Option<String>,
+        /// Partitions of topics created on first use.
+        partitions: u32,
+        flush: FlushSpec,
+    },
+    /// A Kafka cluster that already runs elsewhere (a bootstrap `HOST:PORT`).
+    External { bootstrap: String },
+    /// No broker (`embedded = false` without `external`).
+    Off,
+}
+
+impl BrokerSpec {
+    /// Kafka's own port, so stock clients work unconfigured.
+    pub const DEFAULT_LISTEN: SocketAddr =
+        SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 9092);
+}
+
+impl Default for BrokerSpec {
+    /// An embedded broker on 127.0.0.1:9092, one partition per new topic, durable writes.
+    fn default() -> Self {
+        BrokerSpec::Embedded {
+            listen: Self::DEFAULT_LISTEN,
+            advertised: None,
+            partitions: 1,
+            flush: FlushSpec::Always,
+        }
+    }
+}
+
+/// When the embedded broker syncs its log to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushSpec {
+    /// Before a produce with acks=all is answered (and before consumers see the data).
+    Always,
+    /// Every interval.
+    Interval(Duration),
+    /// Never explicitly: the operating system decides.
+    Os,
 }
 
 /// How `tern up` itself runs.

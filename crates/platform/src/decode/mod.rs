@@ -17,14 +17,22 @@ use std::{
 
 use crate::{
     error::{Error, Sources},
-    spec::{Platform, RegistrySpec, SupervisorSpec},
+    spec::{BrokerSpec, FlushSpec, Platform, RegistrySpec, SupervisorSpec},
     tree::{child, Entry, Kind, Loc, Node},
     values::{is_host_port, parse_size},
 };
 
 mod service;
 
-pub(crate) const TOP_KEYS: &[&str] = &["registry", "services", "supervisor"];
+pub(crate) const TOP_KEYS: &[&str] = &["broker", "registry", "services", "supervisor"];
+pub(crate) const BROKER_KEYS: &[&str] = &[
+    "advertised",
+    "embedded",
+    "external",
+    "flush",
+    "listen",
+    "partitions",
+];
 pub(crate) const REGISTRY_KEYS: &[&str] = &["dns", "embedded", "external", "http", "token"];
 pub(crate) const SUPERVISOR_KEYS: &[&str] = &["control", "data_dir", "log_max_bytes"];
 pub(crate) const SERVICE_KEYS: &[&str] = &[
@@ -45,8 +53,6 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
     "workdir",
 ];
 pub(crate) const HEALTH_KEYS: &[&str] = &["interval", "kind", "path", "timeout"];
-/// Top-level tables kept for components `tern up` will run later.
-pub(crate) const RESERVED_KEYS: &[&str] = &["broker"];
 
 const DEFAULT_CONTROL: &str = "127.0.0.1:0";
 const DEFAULT_DATA_DIR: &str = ".tern";
@@ -73,23 +79,12 @@ pub(crate) fn platform(
     env: Option<&str>,
 ) -> Result<Platform, Error> {
     let cx = Cx { src };
-    if let Kind::Table(entries) = &doc.kind {
-        if let Some((name, e)) = entries
-            .iter()
-            .find(|(k, _)| RESERVED_KEYS.contains(&k.as_str()))
-        {
-            return Err(cx.err(
-                &e.key,
-                name,
-                "reserved for a component tern does not run yet; remove it",
-            ));
-        }
-    }
     let top = cx.table(doc, "", TOP_KEYS)?;
     Ok(Platform {
         root: root.to_path_buf(),
         env: env.map(str::to_owned),
         registry: cx.registry(top.get("registry"))?,
+        broker: cx.broker(top.get("broker"))?,
         supervisor: cx.supervisor(top.get("supervisor"), root)?,
         services: cx.services(top.get("services"), root, env)?,
     })
@@ -339,6 +334,98 @@ impl Cx<'_> {
                     token,
                 })
             }
+        }
+    }
+
+    fn broker(&self, entry: Option<&Entry>) -> Result<BrokerSpec, Error> {
+        let Some(entry) = entry else {
+            return Ok(BrokerSpec::default());
+        };
+        let key = "broker";
+        let t = self.table(&entry.value, key, BROKER_KEYS)?;
+        let embedded = self.opt(t, key, "embedded", |n, k| self.boolean(n, k))?;
+        let external = self.opt(t, key, "external", |n, k| {
+            let form = "an address HOST:PORT like \"kafka.internal:9092\"";
+            let text = self.string(n, k, form)?;
+            if !is_host_port(text) {
+                return Err(self.err(&n.loc, k, format!("expected {form}, found {text:?}")));
+            }
+            Ok(text.to_owned())
+        })?;
+        let listen = self.opt(t, key, "listen", |n, k| {
+            self.socket_addr(n, k, "127.0.0.1:9092")
+        })?;
+        let advertised = self.opt(t, key, "advertised", |n, k| {
+            let form = "an address HOST:PORT like \"broker.local:9092\"";
+            let text = self.string(n, k, form)?;
+            if !is_host_port(text) {
+                return Err(self.err(&n.loc, k, format!("expected {form}, found {text:?}")));
+            }
+            Ok(text.to_owned())
+        })?;
+        let partitions = self.opt(t, key, "partitions", |n, k| {
+            let count = self.count(n, k)?;
+            if count == 0 {
+                return Err(self.err(&n.loc, k, "expected at least 1 partition, found 0"));
+            }
+            Ok(count)
+        })?;
+        let flush = self.opt(t, key, "flush", |n, k| {
+            let form = "\"always\", \"os\" or a duration like \"100ms\"";
+            match self.string(n, k, form)? {
+                "always" => Ok(FlushSpec::Always),
+                "os" => Ok(FlushSpec::Os),
+                text => match tern_duration::parse(text) {
+                    Ok(interval) if !interval.is_zero() => Ok(FlushSpec::Interval(interval)),
+                    _ => Err(self.err(&n.loc, k, format!("expected {form}, found {text:?}"))),
+                },
+            }
+        })?;
+        let embedded_only = [
+            ("listen", listen.as_ref().map(|(e, _)| *e)),
+            ("advertised", advertised.as_ref().map(|(e, _)| *e)),
+            ("partitions", partitions.as_ref().map(|(e, _)| *e)),
+            ("flush", flush.as_ref().map(|(e, _)| *e)),
+        ];
+        match (embedded, external) {
+            (Some((e, true)), Some((x, _))) if e.value.loc.file == x.value.loc.file => Err(self
+                .err(
+                    &x.key,
+                    &child(key, "external"),
+                    "`embedded = true` and `external` contradict each other: remove one",
+                )),
+            (Some((e, true)), Some((x, _))) if e.value.loc.file > x.value.loc.file => {
+                Ok(self.embedded_broker(listen, advertised, partitions, flush))
+            }
+            (_, Some((x, bootstrap))) => {
+                for (name, given) in embedded_only {
+                    if let Some(e) = given.filter(|e| e.value.loc.file == x.value.loc.file) {
+                        return Err(self.err(
+                            &e.key,
+                            &child(key, name),
+                            "applies only to the embedded broker, and `external` is set",
+                        ));
+                    }
+                }
+                Ok(BrokerSpec::External { bootstrap })
+            }
+            (Some((_, false)), None) => Ok(BrokerSpec::Off),
+            (_, None) => Ok(self.embedded_broker(listen, advertised, partitions, flush)),
+        }
+    }
+
+    fn embedded_broker(
+        &self,
+        listen: Option<(&Entry, SocketAddr)>,
+        advertised: Option<(&Entry, String)>,
+        partitions: Option<(&Entry, u32)>,
+        flush: Option<(&Entry, FlushSpec)>,
+    ) -> BrokerSpec {
+        BrokerSpec::Embedded {
+            listen: listen.map_or(BrokerSpec::DEFAULT_LISTEN, |(_, a)| a),
+            advertised: advertised.map(|(_, a)| a),
+            partitions: partitions.map_or(1, |(_, n)| n),
+            flush: flush.map_or(FlushSpec::Always, |(_, f)| f),
         }
     }
 

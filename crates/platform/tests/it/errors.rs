@@ -47,10 +47,19 @@ fn unknown_keys_name_the_allowed_ones() {
     expect!["tern.toml:3:1: services.search.replica: unknown key, expected one of: builtin, command, config_prefix, depends_on, drain, env, health, readiness_timeout, register_as, replicas, restart, restart_on_change, stop_timeout, unhealthy_restart_after, workdir"].assert_eq(&error("[services.search]\nbuiltin = \"search\"\nreplica = 2\n"));
     expect!["tern.toml:2:1: registry.port: unknown key, expected one of: dns, embedded, external, http, token"].assert_eq(&error("[registry]\nport = 8500\n"));
     expect!["tern.toml:3:26: services.a.health.retries: unknown key, expected one of: interval, kind, path, timeout"].assert_eq(&error("[services.a]\ncommand = [\"a\"]\nhealth = { kind = \"tcp\", retries = 3 }\n"));
-    expect!["tern.toml:1:1: registy: unknown key, expected one of: registry, services, supervisor"]
+    expect!["tern.toml:1:1: registy: unknown key, expected one of: broker, registry, services, supervisor"]
         .assert_eq(&error("registy = {}\n"));
-    expect!["tern.toml:1:2: broker: reserved for a component tern does not run yet; remove it"]
-        .assert_eq(&error("[broker]\nlisten = \"127.0.0.1:9092\"\n"));
+    expect![
+        "tern.toml:2:1: broker.listen: applies only to the embedded broker, and `external` is set"
+    ]
+    .assert_eq(&error(
+        "[broker]\nlisten = \"127.0.0.1:9092\"\nexternal = \"kafka:9092\"\n",
+    ));
+    expect!["tern.toml:2:14: broker.partitions: expected at least 1 partition, found 0"]
+        .assert_eq(&error("[broker]\npartitions = 0\n"));
+    expect![[r#"tern.toml:2:9: broker.flush: expected "always", "os" or a duration like "100ms", found "sometimes""#]].assert_eq(&error("[broker]\nflush = \"sometimes\"\n"));
+    expect!["tern.toml:3:1: broker.external: `embedded = true` and `external` contradict each other: remove one"].assert_eq(&error("[broker]\nembedded = true\nexternal = \"kafka:9092\"\n"));
+    expect![[r#"tern.toml:2:12: broker.external: expected an address HOST:PORT like "kafka.internal:9092", found "kafka""#]].assert_eq(&error("[broker]\nexternal = \"kafka\"\n"));
 }
 
 #[test]

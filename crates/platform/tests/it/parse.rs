@@ -60,6 +60,12 @@ fn a_full_file() {
                     <redacted>,
                 ),
             },
+            broker: Embedded {
+                listen: 127.0.0.1:9092,
+                advertised: None,
+                partitions: 1,
+                flush: Always,
+            },
             supervisor: SupervisorSpec {
                 control: 127.0.0.1:7000,
                 data_dir: "/proj/var/tern",
@@ -142,6 +148,12 @@ fn defaults() {
                 http: 127.0.0.1:8500,
                 dns: 127.0.0.1:8600,
                 token: None,
+            },
+            broker: Embedded {
+                listen: 127.0.0.1:9092,
+                advertised: None,
+                partitions: 1,
+                flush: Always,
             },
             supervisor: SupervisorSpec {
                 control: 127.0.0.1:0,
@@ -319,4 +331,22 @@ fn the_environment_changes_default_prefixes_only() {
         platform(base).service("a").unwrap().config_prefix,
         "config/a/"
     );
+}
+
+#[test]
+fn broker_forms() {
+    let broker = |text: &str| {
+        tern_platform::parse(text, "tern.toml", None, None, std::path::Path::new("/p"))
+            .map(|p| format!("{:?}", p.broker))
+            .unwrap_or_else(|e| e.to_string())
+    };
+    expect_test::expect!["Embedded { listen: 127.0.0.1:0, advertised: Some(\"localhost:9092\"), partitions: 4, flush: Interval(100ms) }"]
+        .assert_eq(&broker("[broker]\nlisten = \"127.0.0.1:0\"\nadvertised = \"localhost:9092\"\npartitions = 4\nflush = \"100ms\"\n"));
+    expect_test::expect!["External { bootstrap: \"kafka.internal:9092\" }"]
+        .assert_eq(&broker("[broker]\nexternal = \"kafka.internal:9092\"\n"));
+    expect_test::expect!["Off"].assert_eq(&broker("[broker]\nembedded = false\n"));
+    expect_test::expect![
+        "Embedded { listen: 127.0.0.1:9092, advertised: None, partitions: 1, flush: Os }"
+    ]
+    .assert_eq(&broker("[broker]\nflush = \"os\"\n"));
 }
