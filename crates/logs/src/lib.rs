@@ -48,7 +48,7 @@ pub use error::Error;
 pub use query::Query;
 pub use read::{read, services, Follower};
 pub use render::render;
-pub use store::{capture, LogStore, ServiceLog};
+pub use store::{capture, LogStore, LogTap, ServiceLog};
 
 /// Stored lines keep at most this many bytes of the replica's line (after replacing
 /// invalid UTF-8); the rest is dropped and [`CUT_MARKER`] says how long the line was.

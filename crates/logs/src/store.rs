@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
-use crate::{wire, Error, Stream, CURRENT_FILE, MAX_LINE_BYTES, PREVIOUS_FILE};
+use crate::{wire, Error, Record, Stream, CURRENT_FILE, MAX_LINE_BYTES, PREVIOUS_FILE};
 
 /// The log store under one root directory (`<data_dir>/logs`), each service bounded to
 /// about `max_bytes_per_service`. Cheap to clone; clones share the writers.
@@ -19,6 +19,13 @@ pub struct LogStore {
     root: PathBuf,
     max_bytes: u64,
     writers: Arc<Mutex<HashMap<String, ServiceLog>>>,
+    tap: Option<Arc<dyn LogTap>>,
+}
+
+/// Sees every line once it is stored, e.g. to ship it to the broker (`logs.SERVICE`).
+/// Called under the service's writer lock: it must only queue, never block.
+pub trait LogTap: Send + Sync + std::fmt::Debug {
+    fn line(&self, record: &Record);
 }
 
 impl LogStore {
@@ -28,7 +35,14 @@ impl LogStore {
             root,
             max_bytes: max_bytes_per_service,
             writers: Arc::default(),
+            tap: None,
         }
+    }
+
+    /// Every line stored from now on is also handed to `tap`.
+    pub fn with_tap(mut self, tap: Arc<dyn LogTap>) -> Self {
+        self.tap = Some(tap);
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -54,6 +68,8 @@ impl LogStore {
                 size,
                 limit: self.max_bytes / 2,
             })),
+            service: Arc::from(service),
+            tap: self.tap.clone(),
         };
         writers.insert(service.to_owned(), log.clone());
         Ok(log)
@@ -73,6 +89,8 @@ fn check_service_name(service: &str) -> Result<(), Error> {
 #[derive(Debug, Clone)]
 pub struct ServiceLog {
     inner: Arc<Mutex<Inner>>,
+    service: Arc<str>,
+    tap: Option<Arc<dyn LogTap>>,
 }
 
 #[derive(Debug)]
@@ -119,6 +137,15 @@ impl ServiceLog {
         match inner.file.write_all(&entry) {
             Ok(()) => {
                 inner.size += entry.len() as u64;
+                if let Some(tap) = &self.tap {
+                    tap.line(&Record {
+                        ts: timestamp,
+                        service: self.service.to_string(),
+                        replica: replica.to_owned(),
+                        stream,
+                        line: line.clone(),
+                    });
+                }
                 Ok(())
             }
             Err(source) => {

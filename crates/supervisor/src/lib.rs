@@ -72,6 +72,8 @@ pub struct SupervisorConfig {
     /// The registry's HTTP API (`HOST:PORT`), embedded or external.
     pub registry: String,
     pub token: Option<String>,
+    /// The Kafka bootstrap address (`HOST:PORT`) replicas get as `TERN_BROKER`, if any.
+    pub broker: Option<String>,
     /// The `tern` executable, which runs built-in services (`tern service search`).
     pub executable: PathBuf,
 }
@@ -81,6 +83,7 @@ pub(crate) struct Context {
     pub(crate) consul: Consul,
     pub(crate) registry: String,
     pub(crate) token: Option<String>,
+    pub(crate) broker: Option<String>,
     pub(crate) data_dir: PathBuf,
     pub(crate) executable: PathBuf,
     pub(crate) logs: LogStore,
@@ -117,6 +120,7 @@ impl Supervisor {
             consul,
             registry: config.registry.clone(),
             token: config.token.clone(),
+            broker: config.broker.clone(),
             data_dir: data_dir.clone(),
             executable: config.executable.clone(),
             logs: LogStore::new(

@@ -445,6 +445,9 @@ impl Context {
         if let Some(token) = &self.token {
             env.insert("TERN_REGISTRY_TOKEN".into(), token.clone());
         }
+        if let Some(broker) = &self.broker {
+            env.insert("TERN_BROKER".into(), broker.clone());
+        }
         env.insert("TERN_INSTANCE_ID".into(), id.to_owned());
         env.insert("TERN_CONFIG_PREFIX".into(), spec.config_prefix.clone());
         env.insert(

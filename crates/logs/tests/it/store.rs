@@ -210,3 +210,44 @@ fn malformed_stored_lines_are_skipped_and_counted() {
     assert_eq!(follower.skipped(), 3, "the blank line is not counted");
     assert_eq!(read(dir.path(), &Query::default()).unwrap().len(), 2);
 }
+
+#[derive(Debug, Default)]
+struct Collect(std::sync::Mutex<Vec<tern_logs::Record>>);
+
+impl tern_logs::LogTap for Collect {
+    fn line(&self, record: &tern_logs::Record) {
+        self.0.lock().unwrap().push(record.clone());
+    }
+}
+
+#[test]
+fn a_tap_sees_every_stored_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let tap = std::sync::Arc::new(Collect::default());
+    let store = LogStore::new(dir.path().to_owned(), 1 << 20).with_tap(tap.clone());
+    let log = store.writer("web").unwrap();
+    log.append("web-1", OUT, at(0), b"one").unwrap();
+    log.append("web-2", ERR, at(1), &[b't', 0xff]).unwrap();
+    let seen: Vec<_> = tap
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r.service.clone(),
+                r.replica.clone(),
+                r.stream,
+                r.line.clone(),
+                r.ts,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("web".into(), "web-1".into(), OUT, "one".into(), at(0)),
+            ("web".into(), "web-2".into(), ERR, "t\u{fffd}".into(), at(1)),
+        ]
+    );
+}
