@@ -197,6 +197,7 @@ async fn foreground(file: PathBuf, platform: Platform) -> Result<()> {
         platform_file: file,
         registry: registry_address,
         token: platform.registry.token().map(str::to_owned),
+        broker: None,
         executable: std::env::current_exe()?,
     })
     .await?;
