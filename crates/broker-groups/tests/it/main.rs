@@ -1,0 +1,3 @@
+//! Integration tests for tern-broker-groups: one binary, modules by topic.
+
+mod offsets;
