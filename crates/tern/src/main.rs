@@ -1,6 +1,7 @@
 //! `tern`: runs the tern platform locally and talks to it.
 
 mod bench;
+mod broker_cmd;
 mod client;
 mod ctl;
 mod dns;
@@ -55,6 +56,8 @@ enum Command {
     Import(import::ImportArgs),
     /// Run the embedded Consul-compatible registry (HTTP API + DNS) alone.
     Registry(registry_cmd::RegistryArgs),
+    /// Run the embedded Kafka-compatible broker alone.
+    Broker(broker_cmd::BrokerArgs),
     /// Query a search service.
     Search(search_cmd::SearchArgs),
     /// Read and write the registry's KV store (config keys live under config/SERVICE/).
@@ -96,6 +99,7 @@ fn run(command: Command) -> Result<()> {
         Command::Config(command) => up::config(command),
         Command::Import(args) => client_runtime()?.block_on(import::run(args)),
         Command::Registry(args) => client_runtime()?.block_on(registry_cmd::run(args)),
+        Command::Broker(args) => client_runtime()?.block_on(broker_cmd::run(args)),
         Command::Search(args) => client_runtime()?.block_on(search_cmd::run(args)),
         Command::Kv(command) => client_runtime()?.block_on(kv_cmd::run(command)),
         Command::Bench(command) => bench::run(command),

@@ -1,0 +1,184 @@
+//! CreateTopics, CreatePartitions, DeleteTopics and DescribeConfigs.
+
+use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
+use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use tern_broker_log::testing::batch;
+
+use crate::*;
+
+fn creatable(name: &str, partitions: i32, replication: i16) -> CreatableTopic {
+    CreatableTopic::default()
+        .with_name(topic_name(name))
+        .with_num_partitions(partitions)
+        .with_replication_factor(replication)
+}
+
+async fn create(client: &mut Client, version: i16, topics: Vec<CreatableTopic>) -> Vec<(i16, i32)> {
+    let request = CreateTopicsRequest::default()
+        .with_topics(topics)
+        .with_timeout_ms(5_000);
+    let response = client.call(version, request).await;
+    response
+        .topics
+        .iter()
+        .map(|t| (t.error_code, t.num_partitions))
+        .collect()
+}
+
+#[tokio::test]
+async fn create_grow_and_delete_topics() {
+    let broker = Running::start().await;
+    let mut client = broker.client().await;
+    let created = create(
+        &mut client,
+        7,
+        vec![
+            creatable("admin-a", 3, 1),
+            creatable("admin-b", -1, -1),
+            creatable("admin-c", 2, 3),
+            creatable("bad/name", 1, 1),
+            creatable("admin-d", 0, 1),
+            creatable("admin-e", 1, 1).with_configs(vec![CreatableTopicConfig::default()
+                .with_name(StrBytes::from_static_str("retention.ms"))
+                .with_value(Some(StrBytes::from_static_str("1")))]),
+            creatable("admin-f", 1, 1).with_configs(vec![CreatableTopicConfig::default()
+                .with_name(StrBytes::from_static_str("cleanup.policy"))
+                .with_value(Some(StrBytes::from_static_str("delete")))]),
+        ],
+    )
+    .await;
+    assert_eq!(
+        created,
+        [(0, 3), (0, 1), (38, -1), (17, -1), (37, -1), (40, -1), (0, 1)],
+        "ok, ok (defaults), INVALID_REPLICATION_FACTOR, INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS, INVALID_CONFIG, ok (a default spelled out)"
+    );
+    assert_eq!(
+        create(&mut client, 2, vec![creatable("admin-a", 1, 1)]).await,
+        [(36, -1)],
+        "TOPIC_ALREADY_EXISTS"
+    );
+    let validated = CreateTopicsRequest::default()
+        .with_topics(vec![creatable("admin-v", 2, 1)])
+        .with_validate_only(true);
+    assert_eq!(client.call(5, validated).await.topics[0].error_code, 0);
+    assert!(
+        broker
+            .handle
+            .topics()
+            .iter()
+            .all(|(name, _)| name != "admin-v"),
+        "validate_only creates nothing"
+    );
+
+    let grow = |count: i32| {
+        CreatePartitionsRequest::default()
+            .with_topics(vec![CreatePartitionsTopic::default()
+                .with_name(topic_name("admin-a"))
+                .with_count(count)])
+            .with_timeout_ms(5_000)
+    };
+    assert_eq!(client.call(3, grow(5)).await.results[0].error_code, 0);
+    assert_eq!(
+        client.call(0, grow(2)).await.results[0].error_code,
+        37,
+        "never shrinks"
+    );
+    assert!(broker.handle.topics().contains(&("admin-a".to_string(), 5)));
+    assert_eq!(
+        produce(&mut client, 9, -1, "admin-a", 4, batch(1, 1_000))
+            .await
+            .error_code,
+        0
+    );
+
+    let deleted = client
+        .call(
+            4,
+            DeleteTopicsRequest::default()
+                .with_topic_names(vec![topic_name("admin-a"), topic_name("missing")])
+                .with_timeout_ms(5_000),
+        )
+        .await;
+    let codes: Vec<i16> = deleted.responses.iter().map(|r| r.error_code).collect();
+    assert_eq!(codes, [0, 3]);
+    assert!(broker.handle.partition("admin-a", 0).is_none());
+    // v6 by id.
+    let metadata = client
+        .call(12, MetadataRequest::default().with_topics(None))
+        .await;
+    let b = metadata
+        .topics
+        .iter()
+        .find(|t| t.name.as_ref().map(|n| n.as_str()) == Some("admin-b"))
+        .unwrap();
+    let by_id = client
+        .call(
+            6,
+            DeleteTopicsRequest::default()
+                .with_topics(vec![DeleteTopicState::default().with_topic_id(b.topic_id)]),
+        )
+        .await;
+    assert_eq!(by_id.responses[0].error_code, 0);
+    assert_eq!(
+        by_id.responses[0].name.as_ref().map(|n| n.as_str()),
+        Some("admin-b")
+    );
+    let names: Vec<String> = broker.handle.topics().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["admin-f"]);
+    // A deleted topic can be created again, empty.
+    assert_eq!(
+        create(&mut client, 7, vec![creatable("admin-a", 1, 1)]).await,
+        [(0, 1)]
+    );
+    assert_eq!(
+        fetch(&mut client, 12, "admin-a", 0, 0).await.high_watermark,
+        0
+    );
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn describe_configs_of_topics_and_the_broker() {
+    let broker = Running::start().await;
+    let mut client = broker.client().await;
+    broker.handle.create_topic("configured", 1).await.unwrap();
+    let request = DescribeConfigsRequest::default().with_resources(vec![
+        DescribeConfigsResource::default()
+            .with_resource_type(2)
+            .with_resource_name(StrBytes::from_static_str("configured")),
+        DescribeConfigsResource::default()
+            .with_resource_type(2)
+            .with_resource_name(StrBytes::from_static_str("configured"))
+            .with_configuration_keys(Some(vec![StrBytes::from_static_str("retention.ms")])),
+        DescribeConfigsResource::default()
+            .with_resource_type(4)
+            .with_resource_name(StrBytes::from_static_str("0")),
+        DescribeConfigsResource::default()
+            .with_resource_type(2)
+            .with_resource_name(StrBytes::from_static_str("missing")),
+    ]);
+    for version in [1, 4] {
+        let response = client.call(version, request.clone()).await;
+        let config = |result: usize, name: &str| {
+            response.results[result]
+                .configs
+                .iter()
+                .find(|c| c.name.as_str() == name)
+                .and_then(|c| c.value.as_ref().map(|v| v.to_string()))
+        };
+        assert_eq!(response.results[0].error_code, 0);
+        assert_eq!(config(0, "cleanup.policy").as_deref(), Some("delete"));
+        assert_eq!(config(0, "retention.ms").as_deref(), Some("604800000"));
+        assert_eq!(config(0, "segment.bytes").as_deref(), Some("67108864"));
+        assert_eq!(response.results[1].configs.len(), 1);
+        let (port, listeners) = (broker.addr.port(), config(2, "advertised.listeners"));
+        assert_eq!(listeners, Some(format!("PLAINTEXT://127.0.0.1:{port}")));
+        assert_eq!(config(2, "num.partitions").as_deref(), Some("1"));
+        assert_eq!(response.results[3].error_code, 3);
+    }
+    broker.stop().await;
+}
