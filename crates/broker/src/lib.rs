@@ -227,6 +227,70 @@ impl BrokerHandle {
         self.state.topics.get(topic)?.partition(partition).cloned()
     }
 
+    /// Appends `records` to `topic` in-process, as a producer with acks=1 would (the topic
+    /// is created with the default partition count if it does not exist). Each record
+    /// goes to the partition its key hashes to (FNV-1a; unkeyed records to partition 0),
+    /// one batch per partition. For tern's own traffic, such as shipping replicas' logs.
+    pub async fn produce(&self, topic: &str, records: &[OutgoingRecord]) -> Result<(), Error> {
+        let target = self
+            .state
+            .topics
+            .get_or_create(topic, self.state.config.default_partitions)
+            .await
+            .map_err(|e| Error::Topic(e.to_string()))?;
+        let count = target.partitions.len().max(1);
+        let mut by_partition: Vec<Vec<kafka_protocol::records::Record>> = vec![Vec::new(); count];
+        for record in records {
+            let index = record
+                .key
+                .as_ref()
+                .map_or(0, |key| (fnv1a(key) % count as u64) as usize);
+            let offset_delta = by_partition[index].len() as i64;
+            by_partition[index].push(kafka_protocol::records::Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: -1,
+                producer_id: kafka_protocol::records::NO_PRODUCER_ID,
+                producer_epoch: kafka_protocol::records::NO_PRODUCER_EPOCH,
+                timestamp_type: kafka_protocol::records::TimestampType::Creation,
+                offset: offset_delta,
+                sequence: -1,
+                timestamp: record.timestamp_ms,
+                key: record.key.clone(),
+                value: Some(record.value.clone()),
+                headers: Default::default(),
+            });
+        }
+        for (index, batch) in by_partition.iter().enumerate() {
+            if batch.is_empty() {
+                continue;
+            }
+            let Some(partition) = target.partition(index as i32) else {
+                continue;
+            };
+            let mut encoded = bytes::BytesMut::new();
+            kafka_protocol::records::RecordBatchEncoder::encode(
+                &mut encoded,
+                batch,
+                &kafka_protocol::records::RecordEncodeOptions {
+                    version: 2,
+                    compression: kafka_protocol::records::Compression::None,
+                },
+            )
+            .map_err(|e| Error::Topic(format!("encoding a batch for {topic}: {e}")))?;
+            partition
+                .append(
+                    encoded.freeze(),
+                    state::now_ms(),
+                    tern_broker_log::Durability::Written,
+                )
+                .await
+                .map_err(|e| Error::Topic(format!("appending to {topic}-{index}: {e}")))?;
+        }
+        Ok(())
+    }
+
     /// The `HOST:PORT` given to clients (the bound address once serving).
     pub fn advertised(&self) -> String {
         let (host, port) = self.state.advertised();
@@ -236,4 +300,19 @@ impl BrokerHandle {
             format!("{host}:{port}")
         }
     }
+}
+
+/// A record produced in-process with [`BrokerHandle::produce`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingRecord {
+    pub key: Option<bytes::Bytes>,
+    pub value: bytes::Bytes,
+    pub timestamp_ms: i64,
+}
+
+/// FNV-1a, 64 bits: a stable key → partition mapping for in-process producers.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }

@@ -76,6 +76,8 @@ pub struct SupervisorConfig {
     pub broker: Option<String>,
     /// The `tern` executable, which runs built-in services (`tern service search`).
     pub executable: PathBuf,
+    /// Sees every line the replicas write (e.g. to ship it to the broker).
+    pub log_tap: Option<Arc<dyn tern_logs::LogTap>>,
 }
 
 /// What every service runtime shares.
@@ -123,10 +125,16 @@ impl Supervisor {
             broker: config.broker.clone(),
             data_dir: data_dir.clone(),
             executable: config.executable.clone(),
-            logs: LogStore::new(
-                data_dir.join("logs"),
-                config.platform.supervisor.log_max_bytes,
-            ),
+            logs: {
+                let store = LogStore::new(
+                    data_dir.join("logs"),
+                    config.platform.supervisor.log_max_bytes,
+                );
+                match config.log_tap.clone() {
+                    Some(tap) => store.with_tap(tap),
+                    None => store,
+                }
+            },
         });
         let supervisor = Supervisor {
             inner: Arc::new(Inner {

@@ -7,6 +7,7 @@ mod ctl;
 mod dns;
 mod import;
 mod kv_cmd;
+mod log_shipping;
 mod logs_cmd;
 mod points;
 mod registry_cmd;

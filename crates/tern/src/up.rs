@@ -6,12 +6,13 @@
 use std::{
     path::{Path, PathBuf},
     process::Stdio,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use tern_platform::{Platform, RegistrySpec};
+use tern_platform::{BrokerSpec, FlushSpec, Platform, RegistrySpec};
 use tern_registry::{Registry, RegistryConfig};
 use tern_supervisor::{Client, ControlAddress, Supervisor, SupervisorConfig};
 
@@ -192,13 +193,27 @@ async fn foreground(file: PathBuf, platform: Platform) -> Result<()> {
         }
         RegistrySpec::External { address, .. } => (address.clone(), None),
     };
+    let broker = start_broker(&platform.broker, &data_dir).await?;
+    let (log_tap, shipper) = match &broker {
+        Some(embedded) => {
+            let (tap, task) = crate::log_shipping::start(embedded.handle.clone());
+            (Some(tap as Arc<dyn tern_logs::LogTap>), Some(task))
+        }
+        None => (None, None),
+    };
+    let bootstrap = match (&platform.broker, &broker) {
+        (_, Some(embedded)) => Some(embedded.address.clone()),
+        (BrokerSpec::External { bootstrap }, None) => Some(bootstrap.clone()),
+        _ => None,
+    };
     let supervisor = Supervisor::start(SupervisorConfig {
         platform: platform.clone(),
         platform_file: file,
         registry: registry_address,
         token: platform.registry.token().map(str::to_owned),
-        broker: None,
+        broker: bootstrap,
         executable: std::env::current_exe()?,
+        log_tap,
     })
     .await?;
     let control = tokio::net::TcpListener::bind(platform.supervisor.control)
@@ -228,12 +243,76 @@ async fn foreground(file: PathBuf, platform: Platform) -> Result<()> {
     ControlAddress::remove(&data_dir);
     let _ = stop_control.send(());
     let _ = control_task.await;
+    if let Some(shipper) = shipper {
+        shipper.abort();
+    }
+    if let Some(broker) = broker {
+        let _ = broker.stop.send(());
+        broker.task.await??;
+    }
     let _ = stop_registry.send(());
     if let Some(task) = registry_task {
         task.await??;
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The embedded broker, serving until `stop` is sent.
+struct EmbeddedBroker {
+    /// The bootstrap `HOST:PORT` replicas get as `TERN_BROKER`.
+    address: String,
+    handle: tern_broker::BrokerHandle,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), tern_broker::Error>>,
+}
+
+async fn start_broker(spec: &BrokerSpec, data_dir: &Path) -> Result<Option<EmbeddedBroker>> {
+    let BrokerSpec::Embedded {
+        listen,
+        advertised,
+        partitions,
+        flush,
+    } = spec
+    else {
+        return Ok(None);
+    };
+    let defaults = tern_broker::BrokerConfig::default();
+    let config = tern_broker::BrokerConfig {
+        listen: *listen,
+        advertised: advertised.clone(),
+        data_dir: data_dir.join("broker"),
+        default_partitions: i32::try_from(*partitions).unwrap_or(i32::MAX),
+        log: tern_broker::LogConfig {
+            flush: match flush {
+                FlushSpec::Always => tern_broker::FlushPolicy::Always,
+                FlushSpec::Os => tern_broker::FlushPolicy::Os,
+                FlushSpec::Interval(every) => tern_broker::FlushPolicy::Interval(*every),
+            },
+            ..defaults.log.clone()
+        },
+        ..defaults
+    };
+    let broker = tokio::task::spawn_blocking(move || tern_broker::Broker::build(config))
+        .await
+        .context("the broker's start-up task failed")??;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen for Kafka clients on {listen}"))?;
+    let bound = listener.local_addr()?;
+    let address = advertised.clone().unwrap_or_else(|| bound.to_string());
+    tracing::info!(kafka = %bound, "broker serving");
+    let handle = broker.handle();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(broker.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    Ok(Some(EmbeddedBroker {
+        address,
+        handle,
+        stop,
+        task,
+    }))
 }
 
 /// The supervisor's own events, one readable line each on stderr.

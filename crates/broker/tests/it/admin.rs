@@ -182,3 +182,71 @@ async fn describe_configs_of_topics_and_the_broker() {
     }
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn in_process_produce_creates_the_topic_and_keys_pick_partitions() {
+    let running = crate::support::Running::with(tern_broker::BrokerConfig {
+        default_partitions: 3,
+        ..crate::support::config()
+    })
+    .await;
+    let record = |key: &str, value: &str, ts: i64| tern_broker::OutgoingRecord {
+        key: Some(bytes::Bytes::copy_from_slice(key.as_bytes())),
+        value: bytes::Bytes::copy_from_slice(value.as_bytes()),
+        timestamp_ms: ts,
+    };
+    let records = [
+        record("web-1", "one", 1_000),
+        record("web-2", "two", 2_000),
+        record("web-1", "three", 3_000),
+    ];
+    running
+        .handle
+        .produce("logs.web", &records)
+        .await
+        .expect("produce");
+    assert_eq!(running.handle.topics(), [("logs.web".to_owned(), 3)]);
+    // acks=1: answered once written; readers see the records once they are synced.
+    let handle = running.handle.clone();
+    crate::support::eventually(
+        "all three records visible",
+        std::time::Duration::from_secs(10),
+        || {
+            let handle = handle.clone();
+            async move {
+                (0..3)
+                    .filter_map(|index| handle.partition("logs.web", index))
+                    .map(|p| p.high_watermark())
+                    .sum::<i64>()
+                    == 3
+            }
+        },
+    )
+    .await;
+    let mut seen = Vec::new();
+    for index in 0..3 {
+        let partition = running
+            .handle
+            .partition("logs.web", index)
+            .expect("partition");
+        let read = partition.read(0, 1 << 20).expect("read");
+        for r in tern_broker_log::testing::records(&read.records) {
+            seen.push((
+                index,
+                String::from_utf8(r.key.unwrap_or_default()).unwrap_or_default(),
+                String::from_utf8(r.value.unwrap_or_default()).unwrap_or_default(),
+                r.timestamp,
+                r.offset,
+            ));
+        }
+    }
+    // A replica's lines stay in one partition, in order.
+    let web1: Vec<_> = seen.iter().filter(|s| s.1 == "web-1").collect();
+    assert_eq!(web1.len(), 2, "{seen:?}");
+    assert_eq!(web1[0].0, web1[1].0);
+    assert_eq!((web1[0].2.as_str(), web1[0].3), ("one", 1_000));
+    assert_eq!((web1[1].2.as_str(), web1[1].3), ("three", 3_000));
+    assert_eq!(web1[1].4, web1[0].4 + 1);
+    assert_eq!(seen.len(), 3);
+    running.stop().await;
+}

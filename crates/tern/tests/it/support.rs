@@ -321,3 +321,20 @@ pub fn http(
         .unwrap_or_default();
     Ok((status, body))
 }
+
+/// The `kcat` binary the test command installs; `None` (the test skips) only outside CI.
+pub fn kcat() -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("kcat"))
+            .find(|path| path.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kcat is missing: scripts/test-deps installs it"
+        );
+        eprintln!("kcat not installed; skipping (scripts/test-deps installs it)");
+    }
+    found
+}

@@ -31,6 +31,9 @@ fn search_toml_with(replicas: u32, readiness_timeout: &str, extra: &str) -> Stri
 http = "127.0.0.1:0"
 dns = "127.0.0.1:0"
 
+[broker]
+listen = "127.0.0.1:0"
+
 [services.search]
 builtin = "search"
 replicas = {replicas}
@@ -97,6 +100,17 @@ impl Platform {
     }
 
     /// Every process of the platform; never fails (used on drop).
+    fn broker(&self) -> String {
+        let log = std::fs::read_to_string(self.data_dir().join("supervisor/supervisor.log"))
+            .unwrap_or_default();
+        log.lines()
+            .find_map(|line| {
+                let rest = line.split("kafka=").nth(1)?;
+                Some(rest.split_whitespace().next()?.to_owned())
+            })
+            .unwrap_or_else(|| panic!("no broker address in the supervisor log:\n{log}"))
+    }
+
     /// `PUT /v1/kv/KEY` on the platform's registry; fails the test unless acknowledged.
     fn kv_put(&self, key: &str, value: &str) {
         let answer = http(self.registry(), "PUT", &format!("/v1/kv/{key}"), value)
@@ -373,6 +387,9 @@ fn command_services_get_kv_env_restart_on_change_and_heal() {
 http = "127.0.0.1:0"
 dns = "127.0.0.1:0"
 
+[broker]
+listen = "127.0.0.1:0"
+
 [services.web]
 command = ["sh", "-c", "echo greeting=$GREETING; exec python3 -m http.server ${PORT} --bind 127.0.0.1"]
 health = { kind = "http", path = "/" }
@@ -503,6 +520,9 @@ fn detach_names_the_failing_replica_and_a_crash_loop_is_reported() {
 http = "127.0.0.1:0"
 dns = "127.0.0.1:0"
 
+[broker]
+listen = "127.0.0.1:0"
+
 [services.boom]
 command = ["sh", "-c", "echo boom-marker; exit 3"]
 "#,
@@ -550,6 +570,9 @@ fn an_external_registry_and_dependencies_in_order() {
         r#"[registry]
 external = "{}"
 
+[broker]
+embedded = false
+
 [services.front]
 command = ["python3", "-m", "http.server", "${{PORT}}", "--bind", "127.0.0.1"]
 health = {{ kind = "tcp" }}
@@ -591,4 +614,36 @@ health = {{ kind = "tcp" }}
         "[]",
         "deregistered from the external registry on down"
     );
+}
+
+#[test]
+fn replica_logs_are_shipped_to_the_broker() {
+    let Some(kcat) = crate::support::kcat() else {
+        return;
+    };
+    let platform = Platform::new(&search_toml(1, ""));
+    let ran = platform.up();
+    assert!(ran.status.success(), "tern up --detach: {ran}");
+    let broker = platform.broker();
+    eventually("the search replica's lines in logs.search-service", || {
+        let mut command = std::process::Command::new(&kcat);
+        command.args([
+            "-C",
+            "-b",
+            &broker,
+            "-t",
+            "logs.search-service",
+            "-e",
+            "-q",
+            "-f",
+            "%k %s\n",
+        ]);
+        let ran = run(&mut command);
+        let shipped = ran.stdout.lines().any(|line| {
+            line.starts_with("search-service-1 ")
+                && line.contains("\"replica\":\"search-service-1\"")
+                && line.contains("serving")
+        });
+        (!shipped).then(|| ran.to_string())
+    });
 }
