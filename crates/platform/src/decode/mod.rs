@@ -217,9 +217,9 @@ impl Cx<'_> {
             .map_err(|_| self.err(&node.loc, key, format!("expected {form}, found {text:?}")))
     }
 
-    fn host_port<'n>(&self, node: &'n Node, key: &str) -> Result<&'n str, Error> {
-        let form = "an address HOST:PORT like \"consul.internal:8500\"";
-        let text = self.string(node, key, form)?;
+    fn host_port<'n>(&self, node: &'n Node, key: &str, example: &str) -> Result<&'n str, Error> {
+        let form = format!("an address HOST:PORT like \"{example}\"");
+        let text = self.string(node, key, &form)?;
         if !is_host_port(text) {
             return Err(self.err(&node.loc, key, format!("expected {form}, found {text:?}")));
         }
@@ -268,7 +268,9 @@ impl Cx<'_> {
         let key = "registry";
         let t = self.table(&entry.value, key, REGISTRY_KEYS)?;
         let embedded = self.opt(t, key, "embedded", |n, k| self.boolean(n, k))?;
-        let external = self.opt(t, key, "external", |n, k| self.host_port(n, k))?;
+        let external = self.opt(t, key, "external", |n, k| {
+            self.host_port(n, k, "consul.internal:8500")
+        })?;
         let http = self.opt(t, key, "http", |n, k| {
             self.socket_addr(n, k, "127.0.0.1:8500")
         })?;
@@ -345,23 +347,14 @@ impl Cx<'_> {
         let t = self.table(&entry.value, key, BROKER_KEYS)?;
         let embedded = self.opt(t, key, "embedded", |n, k| self.boolean(n, k))?;
         let external = self.opt(t, key, "external", |n, k| {
-            let form = "an address HOST:PORT like \"kafka.internal:9092\"";
-            let text = self.string(n, k, form)?;
-            if !is_host_port(text) {
-                return Err(self.err(&n.loc, k, format!("expected {form}, found {text:?}")));
-            }
-            Ok(text.to_owned())
+            self.host_port(n, k, "kafka.internal:9092")
+                .map(str::to_owned)
         })?;
         let listen = self.opt(t, key, "listen", |n, k| {
             self.socket_addr(n, k, "127.0.0.1:9092")
         })?;
         let advertised = self.opt(t, key, "advertised", |n, k| {
-            let form = "an address HOST:PORT like \"broker.local:9092\"";
-            let text = self.string(n, k, form)?;
-            if !is_host_port(text) {
-                return Err(self.err(&n.loc, k, format!("expected {form}, found {text:?}")));
-            }
-            Ok(text.to_owned())
+            self.host_port(n, k, "broker.local:9092").map(str::to_owned)
         })?;
         let partitions = self.opt(t, key, "partitions", |n, k| {
             let count = self.count(n, k)?;
