@@ -1,6 +1,6 @@
 """Stock Kafka clients against tern's broker: confluent-kafka (librdkafka) and kafka-python.
 
-usage: kafka_client.py HOST PORT CHECK
+usage: kafka_client.py HOST PORT CHECK [ARGS...]
 CHECK is one of:
   confluent      produce with keys, headers and timestamps (acks=all, idempotence on), then
                  consume them back in a group and compare
@@ -11,6 +11,22 @@ CHECK is one of:
 
 Prints one JSON object ({"ok": bool, "checks": {...}, "versions": {...}}) and exits 0
 when every check passed, 1 otherwise.
+
+Streaming modes for the broker's kill -9 tests (confluent-kafka; each output line is
+flushed as soon as the broker acknowledged what it reports; they run until killed or
+SECONDS pass):
+  produce-acked TOPIC PARTITIONS SECONDS
+                 creates TOPIC, then produces "v-N" round robin over its partitions
+                 (acks=all, idempotence on) and prints "ACK PARTITION OFFSET VALUE END"
+                 for every delivery report without error
+  commit-acked TOPIC GROUP SECONDS
+                 consumes TOPIC in GROUP from the earliest offset, commits every message
+                 synchronously and prints "COMMITTED PARTITION OFFSET END" for every
+                 acknowledged commit
+  consume-all TOPIC PARTITIONS
+                 reads every partition of TOPIC from the start to its high watermark
+                 (no group) and prints {"ok": bool, "records": [[PARTITION, OFFSET, VALUE]],
+                 "high": [HIGH WATERMARK per partition]}
 """
 
 import json
@@ -187,6 +203,91 @@ def confluent_group(bootstrap):
     return checks
 
 
+# --- streaming modes for the kill -9 tests -----------------------------------------------
+
+def produce_acked(bootstrap, topic, partitions, seconds):
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, num_partitions=partitions,
+                                  replication_factor=1)])[topic].result(15)
+
+    def on_delivery(err, msg):
+        if err is None:
+            print(f"ACK {msg.partition()} {msg.offset()} {msg.value().decode()} END", flush=True)
+
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
+                         "enable.idempotence": True, "linger.ms": 2,
+                         "queue.buffering.max.messages": 2000})
+    deadline = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < deadline:
+        try:
+            producer.produce(topic, value=f"v-{n}".encode(), partition=n % partitions,
+                             on_delivery=on_delivery)
+            n += 1
+            producer.poll(0)
+        except BufferError:
+            producer.poll(0.05)
+    producer.flush(10)
+    return 0
+
+
+def commit_acked(bootstrap, topic, group, seconds):
+    from confluent_kafka import Consumer, KafkaException
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                         "session.timeout.ms": 10000, "heartbeat.interval.ms": 500})
+    consumer.subscribe([topic])
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        msg = consumer.poll(0.1)
+        if msg is None or msg.error():
+            continue
+        try:
+            committed = consumer.commit(message=msg, asynchronous=False)
+        except KafkaException as e:
+            print(f"commit failed: {e}", file=sys.stderr)
+            continue
+        for tp in committed or []:
+            if tp.error is None:
+                print(f"COMMITTED {tp.partition} {tp.offset} END", flush=True)
+    consumer.close()
+    return 0
+
+
+def consume_all(bootstrap, topic, partitions):
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("consume-all"),
+                         "enable.auto.commit": False, "enable.partition.eof": True})
+    high = [consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in range(partitions)]
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+    records = []
+    done = set()
+
+    def poll():
+        msg = consumer.poll(0.2)
+        if msg is None:
+            return
+        if msg.error():
+            if msg.error().code() == KafkaError._PARTITION_EOF:
+                done.add(msg.partition())
+            else:
+                print(f"consume error: {msg.error()}", file=sys.stderr)
+            return
+        records.append([msg.partition(), msg.offset(), msg.value().decode()])
+
+    ok = wait_until("every partition read to its end",
+                    lambda: len(done) == partitions, step=poll)
+    consumer.close()
+    print(json.dumps({"ok": ok, "records": records, "high": high}))
+    return 0 if ok else 1
+
+
 # --- kafka-python ----------------------------------------------------------------------
 
 def kafka_python(bootstrap, api_version):
@@ -223,9 +324,18 @@ def kafka_python(bootstrap, api_version):
     return checks, {"kafka_python": kafka.__version__, "api_version": str(api_version)}
 
 
-def main(host, port, check):
+def main(host, port, check, args):
     bootstrap = f"{host}:{port}"
     versions = {}
+    if check == "produce-acked" and len(args) == 3:
+        return produce_acked(bootstrap, args[0], int(args[1]), float(args[2]))
+    if check == "commit-acked" and len(args) == 3:
+        return commit_acked(bootstrap, args[0], args[1], float(args[2]))
+    if check == "consume-all" and len(args) == 2:
+        return consume_all(bootstrap, args[0], int(args[1]))
+    if args:
+        print(__doc__, file=sys.stderr)
+        return 2
     if check == "confluent":
         checks = confluent_produce_consume(bootstrap)
         versions = confluent_versions()
@@ -245,7 +355,7 @@ def main(host, port, check):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
+    if len(sys.argv) < 4:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    sys.exit(main(sys.argv[1], int(sys.argv[2]), sys.argv[3]))
+    sys.exit(main(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]))

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::Running;
 
 /// The interpreter from `variable`; `None` means skip (only outside CI).
-fn client_from_env(variable: &str) -> Option<OsString> {
+pub(crate) fn client_from_env(variable: &str) -> Option<OsString> {
     let value = std::env::var_os(variable);
     if value.is_none() {
         assert!(
@@ -22,14 +22,14 @@ fn client_from_env(variable: &str) -> Option<OsString> {
     value
 }
 
-fn script(name: &str) -> PathBuf {
+pub(crate) fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/compat")
         .join(name)
 }
 
 /// Runs a command; returns its stdout after asserting exit 0 within 120 s.
-async fn run(mut command: tokio::process::Command, stdin: Option<&str>) -> String {
+pub(crate) async fn run(mut command: tokio::process::Command, stdin: Option<&str>) -> String {
     use tokio::io::AsyncWriteExt;
     command
         .kill_on_drop(true)

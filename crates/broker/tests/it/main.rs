@@ -1,9 +1,11 @@
 //! The broker over real sockets: raw Kafka protocol (kafka-protocol as the client),
-//! bad input, restarts, and stock clients (confluent-kafka, kafka-python, kcat).
+//! bad input, restarts, the broker process killed with SIGKILL, and stock clients
+//! (confluent-kafka, kafka-python, kcat).
 
 mod admin;
 mod bad_input;
 mod compat;
+mod durability;
 mod groups;
 mod protocol;
 mod support;
