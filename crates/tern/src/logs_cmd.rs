@@ -34,9 +34,17 @@ pub struct LogsArgs {
     /// Never color the output (the default colors it when stdout is a terminal).
     #[arg(long)]
     no_color: bool,
+    /// Follow new lines from a Kafka broker's `logs.SERVICE` topics instead of the files
+    /// (`tern up` ships them to its embedded broker; any machine that reaches the broker
+    /// can follow). Implies --follow; --since does not apply.
+    #[arg(long, value_name = "HOST:PORT", env = "TERN_BROKER")]
+    broker: Option<String>,
 }
 
 pub async fn run(args: LogsArgs) -> Result<()> {
+    if let Some(broker) = args.broker.clone() {
+        return follow_broker(args, &broker).await;
+    }
     let root = args.data_dir.join("logs");
     let known = tern_logs::services(&root)?;
     let mut services = Vec::new();
@@ -84,6 +92,83 @@ pub async fn run(args: LogsArgs) -> Result<()> {
         }
     }
     report_skipped(&follower)
+}
+
+/// `--broker`: a consumer group of its own on `logs.SERVICE`, from the latest offsets.
+async fn follow_broker(args: LogsArgs, broker: &str) -> Result<()> {
+    if args.services.is_empty() {
+        bail!("--broker needs the services to follow, e.g. `tern logs --broker {broker} search-service`");
+    }
+    let known = tern_logs::services(&args.data_dir.join("logs")).unwrap_or_default();
+    let topics = args
+        .services
+        .iter()
+        .map(|name| {
+            format!(
+                "logs.{}",
+                resolve(name, &known).unwrap_or_else(|_| name.clone())
+            )
+        })
+        .collect();
+    let color =
+        !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let mut consumer = tern_kafka_client::Consumer::join(
+        broker,
+        tern_kafka_client::ConsumerConfig {
+            group_id: format!("tern-logs-{}", std::process::id()),
+            client_id: "tern-logs".into(),
+            topics,
+            auto_offset_reset: tern_kafka_client::OffsetReset::Latest,
+            auto_commit_interval: None,
+            ..tern_kafka_client::ConsumerConfig::default()
+        },
+    )
+    .await
+    .with_context(|| format!("cannot follow logs through the broker at {broker}"))?;
+    let shutdown = tern_chassis::shutdown_signal()?;
+    tokio::pin!(shutdown);
+    loop {
+        let delivered = tokio::select! {
+            () = &mut shutdown => break,
+            delivered = consumer.next() => delivered,
+        };
+        let record = delivered.context("reading from the broker")?;
+        let Some(record) = shipped(&record) else {
+            continue;
+        };
+        if args
+            .grep
+            .as_ref()
+            .is_some_and(|text| !record.line.contains(text.as_str()))
+        {
+            continue;
+        }
+        if !print(&[record], color)? {
+            break;
+        }
+    }
+    consumer
+        .close()
+        .await
+        .context("leaving the consumer group")?;
+    Ok(())
+}
+
+/// A record `tern up` shipped (`{"ts","service","replica","stream","line"}`), or `None`
+/// for anything else on the topic.
+fn shipped(record: &tern_kafka_client::ConsumerRecord) -> Option<Record> {
+    let value: serde_json::Value = serde_json::from_slice(record.value.as_deref()?).ok()?;
+    let stream = match value["stream"].as_str()? {
+        "stderr" => tern_logs::Stream::Stderr,
+        _ => tern_logs::Stream::Stdout,
+    };
+    Some(Record {
+        ts: UNIX_EPOCH + Duration::from_millis(value["ts"].as_u64()?),
+        service: value["service"].as_str()?.to_owned(),
+        replica: value["replica"].as_str()?.to_owned(),
+        stream,
+        line: value["line"].as_str()?.to_owned(),
+    })
 }
 
 /// A name given on the command line → the log directory it means.

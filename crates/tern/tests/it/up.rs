@@ -646,4 +646,31 @@ fn replica_logs_are_shipped_to_the_broker() {
         });
         (!shipped).then(|| ran.to_string())
     });
+
+    // `tern logs --broker` follows the same lines through a consumer group of its own.
+    let out_path = platform.root().join("logs-broker.out");
+    let out = std::fs::File::create(&out_path).expect("output file");
+    let mut follower = tern(["logs", "--broker", &broker, "search-service", "--no-color"])
+        .current_dir(platform.root())
+        .stdin(std::process::Stdio::null())
+        .stdout(out)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start tern logs --broker");
+    let mut level = 0;
+    eventually("a new line followed through the broker", || {
+        // It starts at the latest offsets: keep making new lines until one shows.
+        level += 1;
+        platform.kv_put(
+            "config/search/log_level",
+            if level % 2 == 0 { "info" } else { "debug" },
+        );
+        let seen = std::fs::read_to_string(&out_path).unwrap_or_default();
+        let followed = seen
+            .lines()
+            .any(|line| line.starts_with("search-service-1 | ") && line.contains("config applied"));
+        (!followed).then_some(seen)
+    });
+    let _ = follower.kill();
+    let _ = follower.wait();
 }
