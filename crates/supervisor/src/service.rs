@@ -13,7 +13,7 @@ use std::{
 
 use tern_consul_client::{Block, Check, Health, Probe, ServiceRegistration};
 use tern_logs::ServiceLog;
-use tern_platform::{Builtin, HealthKind, Program, ServiceSpec};
+use tern_platform::{HealthKind, Program, ServiceSpec};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -465,7 +465,7 @@ impl Context {
                 );
                 let launch = Launch {
                     program: self.executable.clone(),
-                    args: vec!["service".into(), builtin_name(*builtin).into()],
+                    args: vec!["service".into(), builtin.name().into()],
                     workdir: spec.workdir.clone(),
                     env,
                 };
@@ -515,10 +515,6 @@ impl Context {
             }
         }
     }
-}
-
-fn builtin_name(builtin: Builtin) -> &'static str {
-    builtin.name()
 }
 
 fn health_name(kind: &HealthKind) -> &'static str {
