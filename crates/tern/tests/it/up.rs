@@ -88,27 +88,30 @@ impl Platform {
             .collect()
     }
 
+    /// The registry's HTTP address, as the supervisor logged it.
     fn registry(&self) -> SocketAddr {
-        let log = std::fs::read_to_string(self.data_dir().join("supervisor/supervisor.log"))
-            .unwrap_or_default();
-        log.lines()
-            .find_map(|line| {
-                let rest = line.split("http=").nth(1)?;
-                rest.split_whitespace().next()?.parse().ok()
-            })
-            .unwrap_or_else(|| panic!("no registry address in the supervisor log:\n{log}"))
+        let address = self.logged_address("http");
+        address
+            .parse()
+            .unwrap_or_else(|e| panic!("registry address {address:?}: {e}"))
     }
 
-    /// Every process of the platform; never fails (used on drop).
+    /// The broker's Kafka address, as the supervisor logged it.
     fn broker(&self) -> String {
+        self.logged_address("kafka")
+    }
+
+    /// The value of the first `KEY=VALUE` field in the supervisor's log.
+    fn logged_address(&self, key: &str) -> String {
         let log = std::fs::read_to_string(self.data_dir().join("supervisor/supervisor.log"))
             .unwrap_or_default();
+        let field = format!("{key}=");
         log.lines()
             .find_map(|line| {
-                let rest = line.split("kafka=").nth(1)?;
+                let rest = line.split(field.as_str()).nth(1)?;
                 Some(rest.split_whitespace().next()?.to_owned())
             })
-            .unwrap_or_else(|| panic!("no broker address in the supervisor log:\n{log}"))
+            .unwrap_or_else(|| panic!("no {field} in the supervisor log:\n{log}"))
     }
 
     /// `PUT /v1/kv/KEY` on the platform's registry; fails the test unless acknowledged.
@@ -118,6 +121,7 @@ impl Platform {
         assert_eq!(answer, (200, "true".to_owned()), "PUT {key}");
     }
 
+    /// Every process of the platform; never fails (used on drop).
     fn all_pids(&self) -> Vec<u32> {
         let ran = self.tern(&["ps", "--json"]);
         let ps: Value = serde_json::from_str(&ran.stdout).unwrap_or(Value::Null);
