@@ -47,6 +47,14 @@ pub enum Error {
     #[error("unexpected answer from the registry at {addr}: {detail}")]
     RegistryResponse { addr: String, detail: String },
 
+    /// A producer was asked for, but no `broker` is configured.
+    #[error("no broker configured: set `broker` (env TERN_BROKER) to the broker's HOST:PORT")]
+    NoBroker,
+
+    /// The broker did not answer as a Kafka broker should.
+    #[error("cannot use the broker at {addr}: {detail}")]
+    Broker { addr: String, detail: String },
+
     /// SIGINT/SIGTERM handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signal(#[source] io::Error),

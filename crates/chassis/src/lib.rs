@@ -28,6 +28,11 @@
 //!   is rejected and the previous config stays. The outcome is logged and written to
 //!   `tern/status/INSTANCE_ID/config`.
 //!
+//! - **Events**: with `broker` set (`TERN_BROKER=127.0.0.1:9092`), typed JSON consumers
+//!   declared with [`ServiceBuilder::consume`] (group `SERVICE.TOPIC`, acknowledged after
+//!   the handler succeeds, graceful leave at shutdown) and a producer from
+//!   [`Handle::producer`], both over [`kafka`] (tern's pure-Rust Kafka client).
+//!
 //! The chassis owns the serving stack: metrics or tracing export are added here (a tower
 //! layer in `server.rs`, a startup or shutdown step), without touching services.
 //!
@@ -58,6 +63,7 @@
 mod config;
 pub mod discovery;
 mod error;
+mod events;
 mod follow;
 mod health;
 mod live_config;
@@ -72,12 +78,14 @@ pub use config::{
 };
 pub use discovery::{Balanced, Discovery, DiscoveryOptions, Instance};
 pub use error::Error;
+pub use events::Event;
 pub use health::Phase;
 pub use live_config::{InvalidValue, LiveConfig};
 pub use logging::{init_logging, log_dispatch};
 pub use request::REQUEST_ID_HEADER;
 pub use server::shutdown_signal;
 pub use service::{Handle, Service, ServiceBuilder};
+pub use tern_kafka_client as kafka;
 
 /// The async runtime a service runs on, sized by `config.worker_threads` (0 = one worker
 /// per CPU core). Built before the service so the binary's `main` stays a plain function.

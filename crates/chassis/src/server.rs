@@ -5,12 +5,13 @@
 //! 1. the trigger fires (the `serve` future, `Handle::shutdown`, or a signal in `run`);
 //! 2. readiness and gRPC health flip to not-ready / NOT_SERVING;
 //! 3. the instance is deregistered from the registry (if registered), the live config
-//!    watch stops and deletes its status key, then `on_shutdown` hooks run, one by one
-//!    (connections are still accepted);
+//!    watch stops and deletes its status key, consumers commit and leave their groups,
+//!    then `on_shutdown` hooks run, one by one (connections are still accepted);
 //! 4. the listener is closed: new connections are refused;
 //! 5. open connections are asked to finish (HTTP/2 GOAWAY, HTTP/1 close after the
 //!    current response) and in-flight calls drain;
-//! 6. whatever still runs when `shutdown_timeout` (counted from step 1) is up is aborted.
+//! 6. the producer (if used) sends what is queued;
+//! 7. whatever still runs when `shutdown_timeout` (counted from step 1) is up is aborted.
 
 use std::{convert::Infallible, future::Future, io, time::Duration};
 
@@ -31,6 +32,7 @@ use tower_http::{
 use tracing::{debug, error, info, warn, Level};
 
 use crate::{
+    events::Consumers,
     health::Phase,
     live_config::LiveWatch,
     registration::Registrar,
@@ -57,6 +59,7 @@ where
         hooks,
         registration,
         live,
+        consumers,
         ..
     } = service;
     // However serve ends (returning, or its future dropped), handles see Stopped and
@@ -86,6 +89,18 @@ where
         _ => None,
     };
 
+    let consumers = shared
+        .events
+        .broker()
+        .filter(|_| !consumers.is_empty())
+        .map(|broker| {
+            let client_id = registration.as_ref().map_or_else(
+                || shared.name.clone(),
+                |c| c.instance_id(&shared.name, addr),
+            );
+            Consumers::start(broker, &client_id, consumers)
+        });
+
     let stop_accepting = CancellationToken::new();
     let accept = accept_loop(listener, router, &connections, &stop_accepting);
     let control = async {
@@ -113,6 +128,9 @@ where
         if let Some(live_watch) = live_watch {
             live_watch.stop(deadline).await;
         }
+        if let Some(consumers) = consumers {
+            consumers.stop(deadline).await;
+        }
         for hook in hooks {
             if timeout_at(deadline, hook()).await.is_err() {
                 warn!("a shutdown hook did not finish within the shutdown timeout");
@@ -124,6 +142,7 @@ where
     };
     let ((), deadline) = tokio::join!(accept, control);
     connections.drain(deadline).await;
+    shared.events.flush(deadline).await;
     info!("stopped");
     Ok(())
 }

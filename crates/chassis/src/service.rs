@@ -15,7 +15,11 @@ use tokio::{net::TcpListener, sync::watch};
 use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
 
+use serde::de::DeserializeOwned;
+use tern_kafka_client::Producer;
+
 use crate::{
+    events::{self, Event, Events, StartConsumer},
     health::{self, GrpcHealth, Phase, State},
     live_config::{Live, ServiceKeys, Typed},
     registration::RegistrationConfig,
@@ -34,6 +38,8 @@ pub struct ServiceBuilder {
     ready_when_told: bool,
     on_shutdown: Vec<ShutdownHook>,
     live_config: Option<Arc<dyn ServiceKeys>>,
+    consumers: Vec<StartConsumer>,
+    consumed_topics: Vec<String>,
     problems: Vec<String>,
 }
 
@@ -116,6 +122,31 @@ impl ServiceBuilder {
         self
     }
 
+    /// Consumes `topic` while the service serves: each record's JSON value is decoded into
+    /// `T` and handed to `handler`, and acknowledged (committed) only once the handler
+    /// returns `Ok`; an `Err` retries the same record with backoff. The group is
+    /// `SERVICE.TOPIC`, shared by the service's replicas. At shutdown the consumer
+    /// finishes its record, commits and leaves the group. Needs `broker` in the config;
+    /// see [`Event`]. One consumer per topic.
+    pub fn consume<T, F, Fut, E>(mut self, topic: impl Into<String>, handler: F) -> Self
+    where
+        T: DeserializeOwned + Send + 'static,
+        F: Fn(Event<T>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send,
+        E: std::fmt::Display,
+    {
+        let topic = topic.into();
+        if topic.is_empty() || self.consumed_topics.contains(&topic) {
+            self.problems
+                .push(format!("topic {topic:?} is empty or consumed twice"));
+            return self;
+        }
+        let group = format!("{}.{topic}", self.name);
+        self.consumed_topics.push(topic.clone());
+        self.consumers.push(events::consumer(group, topic, handler));
+        self
+    }
+
     /// Validates the builder and `config` and sets up health.
     pub fn build(self, config: &ChassisConfig) -> Result<Service, Error> {
         let invalid = |detail: String| Error::InvalidService {
@@ -140,6 +171,12 @@ impl ServiceBuilder {
             return Err(invalid(problem.clone()));
         }
         config.validate()?;
+        if !self.consumers.is_empty() && config.broker.is_none() {
+            return Err(invalid(format!(
+                "it consumes {:?} but no broker is configured: set `broker` (env TERN_BROKER)",
+                self.consumed_topics
+            )));
+        }
         let registration = RegistrationConfig::from_config(config)?;
         let live = Live::from_config(config, registration.as_ref(), self.live_config);
 
@@ -157,13 +194,19 @@ impl ServiceBuilder {
             .fallback(fallback)
             .with_state(());
 
+        let client_id = config
+            .instance_id
+            .clone()
+            .unwrap_or_else(|| self.name.clone());
         Ok(Service {
             shared: Arc::new(Shared {
                 name: self.name,
                 state,
                 health,
                 shutdown: CancellationToken::new(),
+                events: Events::new(config.broker.clone(), client_id),
             }),
+            consumers: self.consumers,
             router,
             listen: config.listen,
             shutdown_timeout: config.shutdown_timeout,
@@ -191,6 +234,7 @@ pub(crate) struct Shared {
     pub(crate) state: watch::Sender<State>,
     pub(crate) health: GrpcHealth,
     pub(crate) shutdown: CancellationToken,
+    pub(crate) events: Events,
 }
 
 impl Shared {
@@ -213,6 +257,7 @@ pub struct Service {
     pub(crate) hooks: Vec<ShutdownHook>,
     pub(crate) registration: Option<RegistrationConfig>,
     pub(crate) live: Option<Live>,
+    pub(crate) consumers: Vec<StartConsumer>,
 }
 
 impl Service {
@@ -227,6 +272,8 @@ impl Service {
             ready_when_told: false,
             on_shutdown: Vec::new(),
             live_config: None,
+            consumers: Vec::new(),
+            consumed_topics: Vec::new(),
             problems: Vec::new(),
         }
     }
@@ -248,11 +295,13 @@ impl Service {
     /// 1. readiness and gRPC health flip to not-ready / NOT_SERVING;
     /// 2. the instance is deregistered (when `registry` is configured; it was registered
     ///    once the listener was bound), the live config watch stops and its status key is
-    ///    deleted, then `on_shutdown` hooks run, in order (connections are still accepted);
+    ///    deleted, consumers commit and leave their groups, then `on_shutdown` hooks run,
+    ///    in order (connections are still accepted);
     /// 3. the listener is closed: new connections are refused;
     /// 4. open connections are asked to finish (HTTP/2 GOAWAY, HTTP/1 close after the
     ///    current response) and in-flight calls drain;
-    /// 5. whatever still runs `shutdown_timeout` after the trigger is aborted.
+    /// 5. the producer sends what is queued;
+    /// 6. whatever still runs `shutdown_timeout` after the trigger is aborted.
     pub async fn serve<F>(self, listener: TcpListener, shutdown: F) -> Result<(), Error>
     where
         F: Future<Output = ()> + Send,
@@ -326,6 +375,14 @@ impl Handle {
     /// Starts a graceful shutdown, as the shutdown future or a signal would.
     pub fn shutdown(&self) {
         self.shared.shutdown.cancel();
+    }
+
+    /// The service's producer for the configured `broker`, connected on first use and
+    /// shared by every caller (clone it freely; wrap it in a
+    /// [`kafka::TypedProducer`](tern_kafka_client::TypedProducer) for JSON values).
+    /// Records still queued when the service stops are flushed after the drain.
+    pub async fn producer(&self) -> Result<Producer, Error> {
+        self.shared.events.producer().await
     }
 
     /// Waits until `serve` has returned.

@@ -1,11 +1,13 @@
-//! Replicas' log lines → the embedded broker, topic `logs.SERVICE` (key: the replica ID,
-//! value: a JSON object, timestamp: when the line arrived), so `kcat -C -b 127.0.0.1:9092
-//! -t logs.search-service` follows a service's logs from anywhere.
+//! Replicas' log lines → the broker, topic `logs.SERVICE` (key: the replica ID, value: a
+//! JSON object, timestamp: when the line arrived), so `kcat -C -b 127.0.0.1:9092 -t
+//! logs.search-service` follows a service's logs from anywhere.
 //!
 //! The supervisor's log store hands every stored line to [`BrokerLogTap`], which only
 //! queues it (never blocking a replica's output); one task drains the queue in batches and
-//! produces them in-process. When the queue is full (the broker far behind), lines are
-//! dropped from shipping, counted and reported; the files under `logs/` keep them all.
+//! produces them: in-process to the embedded broker, or through tern's Kafka client to an
+//! external one (connected on first use, reconnected after failures). When the queue is
+//! full (the broker far behind or down), lines are dropped from shipping, counted and
+//! reported; the files under `logs/` keep them all.
 
 use std::{
     collections::BTreeMap,
@@ -16,7 +18,9 @@ use std::{
     time::UNIX_EPOCH,
 };
 
+use futures::future::join_all;
 use tern_broker::{BrokerHandle, OutgoingRecord};
+use tern_kafka_client::{Producer, ProducerConfig, ProducerRecord};
 use tern_logs::{LogTap, Record};
 use tokio::sync::mpsc;
 
@@ -37,8 +41,15 @@ impl LogTap for BrokerLogTap {
     }
 }
 
+/// Where the lines go.
+pub enum Destination {
+    Embedded(BrokerHandle),
+    /// A broker's `HOST:PORT` (a real Kafka, or `tern broker` elsewhere).
+    External(String),
+}
+
 /// The tap for the supervisor's log store, and the task shipping what it queues.
-pub fn start(broker: BrokerHandle) -> (Arc<BrokerLogTap>, tokio::task::JoinHandle<()>) {
+pub fn start(broker: Destination) -> (Arc<BrokerLogTap>, tokio::task::JoinHandle<()>) {
     let (queue, lines) = mpsc::channel(QUEUE);
     let dropped = Arc::new(AtomicU64::new(0));
     let tap = Arc::new(BrokerLogTap {
@@ -48,7 +59,14 @@ pub fn start(broker: BrokerHandle) -> (Arc<BrokerLogTap>, tokio::task::JoinHandl
     (tap, tokio::spawn(ship(broker, lines, dropped)))
 }
 
-async fn ship(broker: BrokerHandle, mut lines: mpsc::Receiver<Record>, dropped: Arc<AtomicU64>) {
+async fn ship(broker: Destination, mut lines: mpsc::Receiver<Record>, dropped: Arc<AtomicU64>) {
+    let mut sink = match broker {
+        Destination::Embedded(handle) => Sink::Embedded(handle),
+        Destination::External(bootstrap) => Sink::External {
+            bootstrap,
+            producer: None,
+        },
+    };
     let mut batch = Vec::with_capacity(BATCH);
     let mut reported = 0;
     while lines.recv_many(&mut batch, BATCH).await > 0 {
@@ -60,8 +78,9 @@ async fn ship(broker: BrokerHandle, mut lines: mpsc::Receiver<Record>, dropped: 
                 .push(outgoing(&record));
         }
         for (topic, records) in by_topic {
-            if let Err(error) = broker.produce(&topic, &records).await {
-                tracing::warn!(%topic, %error, lines = records.len(), "cannot ship log lines");
+            let lines = records.len();
+            if let Err(error) = sink.produce(&topic, records).await {
+                tracing::warn!(%topic, %error, lines, "cannot ship log lines");
             }
         }
         let now_dropped = dropped.load(Ordering::Relaxed);
@@ -71,6 +90,61 @@ async fn ship(broker: BrokerHandle, mut lines: mpsc::Receiver<Record>, dropped: 
                 "log lines not shipped: the broker fell behind (they are in the log files)"
             );
             reported = now_dropped;
+        }
+    }
+}
+
+enum Sink {
+    Embedded(BrokerHandle),
+    External {
+        bootstrap: String,
+        producer: Option<Producer>,
+    },
+}
+
+impl Sink {
+    async fn produce(&mut self, topic: &str, records: Vec<OutgoingRecord>) -> Result<(), String> {
+        match self {
+            Sink::Embedded(handle) => handle
+                .produce(topic, &records)
+                .await
+                .map_err(|e| e.to_string()),
+            Sink::External {
+                bootstrap,
+                producer,
+            } => {
+                if producer.is_none() {
+                    let config = ProducerConfig {
+                        client_id: "tern-log-shipping".to_string(),
+                        ..ProducerConfig::default()
+                    };
+                    let connected = Producer::connect(bootstrap, config)
+                        .await
+                        .map_err(|e| format!("cannot connect to {bootstrap}: {e}"))?;
+                    *producer = Some(connected);
+                }
+                let Some(connected) = producer.as_ref() else {
+                    return Ok(());
+                };
+                let sends = records.into_iter().map(|r| {
+                    connected.send_record(ProducerRecord {
+                        topic: topic.to_string(),
+                        key: r.key,
+                        value: r.value,
+                        timestamp_ms: Some(r.timestamp_ms),
+                        ..ProducerRecord::default()
+                    })
+                });
+                let failed = join_all(sends).await.into_iter().find_map(Result::err);
+                match failed {
+                    None => Ok(()),
+                    Some(error) => {
+                        // Connect afresh next time (the broker may have moved or restarted).
+                        *producer = None;
+                        Err(error.to_string())
+                    }
+                }
+            }
         }
     }
 }
@@ -91,5 +165,71 @@ fn outgoing(record: &Record) -> OutgoingRecord {
         key: Some(bytes::Bytes::from(record.replica.clone())),
         value: bytes::Bytes::from(value.to_string()),
         timestamp_ms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use tern_broker::{Broker, BrokerConfig};
+    use tern_kafka_client::{Consumer, ConsumerConfig};
+    use tern_logs::Stream;
+
+    use super::*;
+
+    /// An external broker is reached over the Kafka protocol: here tern's own, served on
+    /// 127.0.0.1:0 and only known by its address.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lines_reach_an_external_broker_over_the_wire() {
+        let temp = tempfile::tempdir().unwrap();
+        let config = BrokerConfig {
+            data_dir: temp.path().join("broker"),
+            ..BrokerConfig::default()
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let bootstrap = listener.local_addr().unwrap().to_string();
+        let broker = tokio::task::spawn_blocking(move || Broker::build(config))
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::spawn(broker.serve(listener, std::future::pending::<()>()));
+
+        let (tap, _shipper) = start(Destination::External(bootstrap.clone()));
+        for n in 0..3 {
+            tap.line(&Record {
+                ts: SystemTime::now(),
+                service: "web".to_string(),
+                replica: "web-1".to_string(),
+                stream: Stream::Stdout,
+                line: format!("line {n}"),
+            });
+        }
+        let mut consumer = Consumer::join(
+            &bootstrap,
+            ConsumerConfig {
+                group_id: "reader".to_string(),
+                topics: vec!["logs.web".to_string()],
+                heartbeat_interval: Duration::from_millis(100),
+                ..ConsumerConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+        let mut lines = Vec::new();
+        while lines.len() < 3 {
+            let record = tokio::time::timeout(Duration::from_secs(10), consumer.next())
+                .await
+                .expect("a shipped line within 10s")
+                .unwrap();
+            assert_eq!(record.key.as_deref(), Some(&b"web-1"[..]));
+            let value: serde_json::Value =
+                serde_json::from_slice(record.value.as_deref().unwrap()).unwrap();
+            assert_eq!(value["replica"], "web-1");
+            assert_eq!(value["stream"], "stdout");
+            lines.push(value["line"].as_str().unwrap().to_string());
+        }
+        assert_eq!(lines, ["line 0", "line 1", "line 2"]);
+        consumer.close().await.unwrap();
     }
 }

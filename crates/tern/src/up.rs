@@ -10,6 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::log_shipping::Destination;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use tern_platform::{BrokerSpec, FlushSpec, Platform, RegistrySpec};
@@ -194,9 +195,16 @@ async fn foreground(file: PathBuf, platform: Platform) -> Result<()> {
         RegistrySpec::External { address, .. } => (address.clone(), None),
     };
     let broker = start_broker(&platform.broker, &data_dir).await?;
-    let (log_tap, shipper) = match &broker {
-        Some(embedded) => {
-            let (tap, task) = crate::log_shipping::start(embedded.handle.clone());
+    let destination = match (&platform.broker, &broker) {
+        (_, Some(embedded)) => Some(Destination::Embedded(embedded.handle.clone())),
+        (BrokerSpec::External { bootstrap }, None) => {
+            Some(Destination::External(bootstrap.clone()))
+        }
+        _ => None,
+    };
+    let (log_tap, shipper) = match destination {
+        Some(destination) => {
+            let (tap, task) = crate::log_shipping::start(destination);
             (Some(tap as Arc<dyn tern_logs::LogTap>), Some(task))
         }
         None => (None, None),

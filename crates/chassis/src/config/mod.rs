@@ -68,6 +68,10 @@ pub struct ChassisConfig {
     /// `TERN_CONFIG_PREFIX`. With `registry` also set, the service follows the keys under
     /// it and applies changes while it runs (see [`crate::LiveConfig`]). Default unset.
     pub config_prefix: Option<String>,
+    /// The Kafka-protocol broker for events, `HOST:PORT` (env `TERN_BROKER`): tern's
+    /// embedded broker or a real Kafka. Needed by consumers declared with
+    /// [`crate::ServiceBuilder::consume`] and by [`crate::Handle::producer`]. Default unset.
+    pub broker: Option<String>,
 }
 
 /// A value that never shows in `{:?}` output, so configs can be logged whole.
@@ -107,6 +111,7 @@ impl Default for ChassisConfig {
             registry_sync_interval: Duration::from_secs(30),
             registry_token: None,
             config_prefix: None,
+            broker: None,
         }
     }
 }
@@ -148,6 +153,9 @@ impl ChassisConfig {
                     ),
                 ));
             }
+        }
+        if let Some(broker) = &self.broker {
+            tern_consul_client::check_host_port(broker).map_err(|detail| ("broker", detail))?;
         }
         if let Some(prefix) = &self.config_prefix {
             check_config_prefix(prefix).map_err(|detail| ("config_prefix", detail))?;

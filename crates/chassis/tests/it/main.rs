@@ -4,6 +4,7 @@
 
 mod build;
 mod discovery;
+mod events;
 mod health;
 mod live_config;
 mod logs;

@@ -36,7 +36,16 @@ pub(crate) struct Membership {
     pub(crate) coordinator: Option<String>,
     pub(crate) member_id: String,
     pub(crate) generation: i32,
+    /// As the leader: the partition count of every subscribed topic (0 when missing) the
+    /// current assignment was computed from, watched for changes.
+    pub(crate) assigned_from: Option<BTreeMap<String, usize>>,
 }
+
+/// How often the leader re-reads the subscribed topics' partition counts, to rebalance
+/// when partitions are added. A subscribed topic that does not exist yet is re-read at
+/// every heartbeat instead, so a consumer started before its producer gets partitions
+/// as soon as the topic is created (librdkafka's fast metadata refresh does the same).
+const METADATA_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn str(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
@@ -137,6 +146,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut close: watch::Receiver<bool>) {
         tracing::info!(group = %shared.config.group_id, generation, ?partitions, "joined the group");
         shared.publish(Phase::Stable { generation }, Some(partitions));
 
+        let mut next_metadata_check = Instant::now() + METADATA_MAX_AGE;
         let mut next_commit = shared
             .config
             .auto_commit_interval
@@ -156,6 +166,14 @@ pub(crate) async fn run(shared: Arc<Shared>, mut close: watch::Receiver<bool>) {
                     .map(|every| Instant::now() + every);
             }
             match heartbeat(&shared).await {
+                Ok(()) if leader_sees_new_partitions(&shared, &mut next_metadata_check).await => {
+                    tracing::info!(group = %shared.config.group_id, "subscribed partitions changed: rebalancing");
+                    shared.publish(Phase::Joining, None);
+                    if let Err(e) = super::commit_processed_offsets(&shared).await {
+                        tracing::warn!(group = %shared.config.group_id, error = %e, "commit before rejoining failed");
+                    }
+                    continue 'membership;
+                }
                 Ok(()) => {}
                 Err(e) if e.code() == Some(error::REBALANCE_IN_PROGRESS) => {
                     tracing::info!(group = %shared.config.group_id, "rebalance: committing and rejoining");
@@ -181,6 +199,34 @@ pub(crate) async fn run(shared: Arc<Shared>, mut close: watch::Receiver<bool>) {
     }
     leave(&shared).await;
     shared.publish(Phase::Closed, Some(Vec::new()));
+}
+
+/// As the leader, whether the subscribed topics' partition counts differ from those the
+/// assignment was computed from (checked when due; a failed check is retried later).
+async fn leader_sees_new_partitions(shared: &Shared, next_check: &mut Instant) -> bool {
+    let Some(assigned_from) = shared.membership().assigned_from.clone() else {
+        return false;
+    };
+    let missing_topic = assigned_from.values().any(|count| *count == 0);
+    if !missing_topic && Instant::now() < *next_check {
+        return false;
+    }
+    *next_check = Instant::now() + METADATA_MAX_AGE;
+    let topics: Vec<String> = assigned_from.keys().cloned().collect();
+    if shared.cluster.refresh(&topics, false).await.is_err() {
+        return false;
+    }
+    partition_counts(shared, &topics) != assigned_from
+}
+
+fn partition_counts(shared: &Shared, topics: &[String]) -> BTreeMap<String, usize> {
+    topics
+        .iter()
+        .map(|t| {
+            let count = shared.cluster.topic(t).map_or(0, |meta| meta.leaders.len());
+            (t.clone(), count)
+        })
+        .collect()
 }
 
 /// Commits what was processed and leaves the group (best effort: errors are logged).
@@ -282,6 +328,7 @@ async fn join_and_sync(shared: &Shared) -> Result<(i32, Vec<TopicPartition>), Er
     let assignments = if joined.leader.as_str() == member_id {
         leader_assignments(shared, &joined.members).await?
     } else {
+        shared.membership().assigned_from = None;
         Vec::new()
     };
     let request = SyncGroupRequest::default()
@@ -329,16 +376,9 @@ async fn leader_assignments(
     topics.sort();
     topics.dedup();
     shared.cluster.refresh(&topics, false).await?;
-    let counts: BTreeMap<String, usize> = topics
-        .iter()
-        .filter_map(|t| {
-            shared
-                .cluster
-                .topic(t)
-                .map(|meta| (t.clone(), meta.leaders.len()))
-        })
-        .collect();
+    let counts = partition_counts(shared, &topics);
     let assigned = assignor::range_assign(&subscriptions, &counts);
+    shared.membership().assigned_from = Some(counts);
     Ok(assigned
         .iter()
         .map(|(member, partitions)| {

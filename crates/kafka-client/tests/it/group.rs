@@ -143,3 +143,21 @@ async fn members_share_partitions_take_over_on_close_and_resume_from_commits() {
     c.close().await.expect("c closes");
     broker.stop().await;
 }
+
+/// A consumer that joins before its topic exists gets the partitions once a producer
+/// creates it (the leader re-reads missing topics at every heartbeat and rebalances).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_started_before_its_topic_gets_it_once_created() {
+    let broker = Running::start().await;
+    let mut consumer = broker.consumer("early", "later").await;
+    assert_eq!(consumer.assignment(), Vec::<(String, i32)>::new());
+    let producer = broker.producer().await;
+    producer
+        .send("later", None, Bytes::from_static(b"first"), Vec::new())
+        .await
+        .expect("acked");
+    let record = next_within(&mut consumer, 10).await;
+    assert_eq!(record.value.as_deref(), Some(&b"first"[..]));
+    consumer.close().await.expect("close");
+    broker.stop().await;
+}
