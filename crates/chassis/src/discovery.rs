@@ -54,7 +54,7 @@ use tracing::{debug, info, warn};
 
 use tern_consul_client::{self as consul, Consul, Endpoint};
 
-use crate::{follow::Follow, Error};
+use crate::{follow::Follow, telemetry::client::ClientCall, Error};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -310,8 +310,20 @@ impl tower::Service<http::Request<tonic::body::Body>> for Balanced {
         std::task::Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
-        Box::pin(self.clone().send(request))
+    fn call(&mut self, mut request: http::Request<tonic::body::Body>) -> Self::Future {
+        let traced = ClientCall::start(&self.inner.service, &mut request);
+        let sent = self.clone().send(request);
+        Box::pin(async move {
+            let result = sent.await;
+            match (traced, result) {
+                (Some(traced), Ok(response)) => Ok(traced.watch(response)),
+                (Some(traced), Err(error)) => {
+                    traced.failed(error.as_ref());
+                    Err(error)
+                }
+                (None, result) => result,
+            }
+        })
     }
 }
 

@@ -10,8 +10,14 @@
 //! what was processed and leaves its group, so the other replicas take its partitions
 //! at once instead of after a session timeout.
 
-use std::{fmt::Display, future::Future, sync::Arc, time::Duration};
+use std::{
+    fmt::Display,
+    future::Future,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use tern_kafka_client::{
@@ -21,7 +27,14 @@ use tokio::time::{sleep, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::Error;
+use crate::{
+    request::REQUEST_ID_HEADER,
+    telemetry::{
+        context::{self, CallContext, TraceContext, TRACEPARENT, TRACESTATE},
+        SpanKind, SpanRecord, SpanStatus, Telemetry, Value,
+    },
+    Error,
+};
 
 /// A record a consumer handler gets: the decoded value and the record it came in.
 #[derive(Debug)]
@@ -31,9 +44,11 @@ pub struct Event<T> {
     pub record: ConsumerRecord,
 }
 
-/// Starts one declared consumer: `(bootstrap, client_id, stop)` → the task to run.
-pub(crate) type StartConsumer =
-    Box<dyn FnOnce(String, String, CancellationToken) -> BoxFuture<'static, ()> + Send>;
+/// Starts one declared consumer: `(bootstrap, client_id, stop, telemetry)` → the task to
+/// run.
+pub(crate) type StartConsumer = Box<
+    dyn FnOnce(String, String, CancellationToken, Arc<Telemetry>) -> BoxFuture<'static, ()> + Send,
+>;
 
 /// How long to wait between attempts, doubling from the first to the last.
 const FIRST_RETRY: Duration = Duration::from_millis(100);
@@ -47,7 +62,7 @@ where
     E: Display,
 {
     let handler = Arc::new(handler);
-    Box::new(move |bootstrap, client_id, stop| {
+    Box::new(move |bootstrap, client_id, stop, telemetry| {
         Box::pin(async move {
             let config = ConsumerConfig {
                 group_id: group,
@@ -67,7 +82,7 @@ where
                 };
                 match delivery {
                     Ok(delivery) => {
-                        if handled(&*handler, &delivery.record, &stop).await {
+                        if handled(&*handler, &delivery.record, &stop, &telemetry).await {
                             delivery.ack();
                         } else {
                             break;
@@ -123,6 +138,7 @@ async fn handled<T, F, Fut, E>(
     handler: &F,
     record: &ConsumerRecord,
     stop: &CancellationToken,
+    telemetry: &Arc<Telemetry>,
 ) -> bool
 where
     T: DeserializeOwned,
@@ -141,7 +157,16 @@ where
             value,
             record: record.clone(),
         };
-        match handler(event).await {
+        let call = consumed(record, telemetry);
+        let outcome = match &call {
+            Some((context, _)) => context::scope(context.clone(), handler(event)).await,
+            None => handler(event).await,
+        }
+        .map_err(|error| error.to_string());
+        if let Some((context, consumed)) = call {
+            consumed.finish(record, context.trace, outcome.clone().err(), telemetry);
+        }
+        match outcome {
             Ok(()) => return true,
             Err(error) => warn!(
                 topic = %record.topic, partition = record.partition, offset = record.offset,
@@ -158,6 +183,123 @@ where
     false
 }
 
+/// The handler's call context: a child of the `traceparent` the producer put in the
+/// record's headers (else a new trace), and the record's `x-request-id`.
+fn consumed(
+    record: &ConsumerRecord,
+    telemetry: &Arc<Telemetry>,
+) -> Option<(CallContext, Consumed)> {
+    if !telemetry.traces {
+        return None;
+    }
+    let parent = record
+        .header(TRACEPARENT)
+        .and_then(|v| TraceContext::parse_traceparent(v).ok());
+    let trace = parent.map_or_else(TraceContext::root, |p| p.child());
+    let header = |name: &str| {
+        record
+            .header(name)
+            .and_then(|v| http::HeaderValue::from_bytes(v).ok())
+    };
+    let context = CallContext {
+        trace,
+        tracestate: parent.and_then(|_| header(TRACESTATE)),
+        request_id: header(REQUEST_ID_HEADER.as_str()),
+        telemetry: telemetry.clone(),
+    };
+    let consumed = Consumed {
+        parent: parent.map(|p| p.span_id),
+        started: Instant::now(),
+        start_time: SystemTime::now(),
+    };
+    Some((context, consumed))
+}
+
+/// A handler run, recorded as a consumer span once it returns.
+struct Consumed {
+    parent: Option<[u8; 8]>,
+    started: Instant,
+    start_time: SystemTime,
+}
+
+impl Consumed {
+    fn finish(
+        self,
+        record: &ConsumerRecord,
+        trace: TraceContext,
+        error: Option<String>,
+        telemetry: &Telemetry,
+    ) {
+        telemetry.record(SpanRecord {
+            context: trace,
+            parent: self.parent,
+            kind: SpanKind::Consumer,
+            name: format!("{} process", record.topic),
+            start: self.start_time,
+            end: self.start_time + self.started.elapsed(),
+            status: error.map_or(SpanStatus::Unset, SpanStatus::Error),
+            attributes: vec![
+                ("messaging.system", Value::Str("kafka".to_owned())),
+                ("messaging.operation.type", Value::Str("process".to_owned())),
+                (
+                    "messaging.destination.name",
+                    Value::Str(record.topic.clone()),
+                ),
+                (
+                    "messaging.destination.partition.id",
+                    Value::Str(record.partition.to_string()),
+                ),
+                ("messaging.kafka.offset", Value::Int(record.offset)),
+            ],
+        });
+    }
+}
+
+/// A producer span per record sent while serving a call, and its `traceparent` (with the
+/// call's `tracestate` and `x-request-id`) in the record's headers, so the consumer's span
+/// joins the trace. Outside a call, records go without.
+pub(crate) fn trace_headers(topic: &str, headers: &mut Vec<(String, Bytes)>) {
+    let Some((trace, parent, tracestate, request_id, telemetry)) = context::with_current(|call| {
+        (
+            call.trace.child(),
+            call.trace.span_id,
+            call.tracestate.clone(),
+            call.request_id.clone(),
+            call.telemetry.clone(),
+        )
+    }) else {
+        return;
+    };
+    headers.push((TRACEPARENT.to_owned(), Bytes::from(trace.traceparent())));
+    if let Some(tracestate) = tracestate {
+        headers.push((
+            TRACESTATE.to_owned(),
+            Bytes::copy_from_slice(tracestate.as_bytes()),
+        ));
+    }
+    if let Some(request_id) = request_id {
+        headers.push((
+            REQUEST_ID_HEADER.as_str().to_owned(),
+            Bytes::copy_from_slice(request_id.as_bytes()),
+        ));
+    }
+    let now = SystemTime::now();
+    telemetry.record(SpanRecord {
+        context: trace,
+        parent: Some(parent),
+        kind: SpanKind::Producer,
+        name: format!("{topic} publish"),
+        start: now,
+        end: now,
+        status: SpanStatus::Unset,
+        attributes: vec![
+            ("messaging.system", Value::Str("kafka".to_owned())),
+            ("messaging.operation.type", Value::Str("publish".to_owned())),
+            ("messaging.destination.name", Value::Str(topic.to_owned())),
+        ],
+    });
+}
+
 /// The running consumers of a service.
 pub(crate) struct Consumers {
     stop: CancellationToken,
@@ -165,7 +307,12 @@ pub(crate) struct Consumers {
 }
 
 impl Consumers {
-    pub(crate) fn start(bootstrap: &str, client_id: &str, declared: Vec<StartConsumer>) -> Self {
+    pub(crate) fn start(
+        bootstrap: &str,
+        client_id: &str,
+        declared: Vec<StartConsumer>,
+        telemetry: &Arc<Telemetry>,
+    ) -> Self {
         let stop = CancellationToken::new();
         let tasks = declared
             .into_iter()
@@ -174,6 +321,7 @@ impl Consumers {
                     bootstrap.to_owned(),
                     client_id.to_owned(),
                     stop.clone(),
+                    telemetry.clone(),
                 ))
             })
             .collect();
@@ -222,6 +370,7 @@ impl Events {
             .get_or_try_init(|| async {
                 let config = ProducerConfig {
                     client_id: self.client_id.clone(),
+                    headers_hook: Some(Arc::new(trace_headers)),
                     ..ProducerConfig::default()
                 };
                 Producer::connect(broker, config).await

@@ -72,9 +72,11 @@ mod registration;
 mod request;
 mod server;
 mod service;
+pub mod telemetry;
 
 pub use config::{
     load_config, load_config_from, ChassisConfig, Config, LogConfig, LogFormat, Secret,
+    TelemetryConfig,
 };
 pub use discovery::{Balanced, Discovery, DiscoveryOptions, Instance};
 pub use error::Error;

@@ -39,7 +39,8 @@ use crate::{Error, LogConfig, LogFormat};
 /// | `service.name` | the name given to [`init_logging`] |
 /// | `message` | the event's message, when it has one |
 /// | event fields | as recorded (`address`, `error`, ...) |
-/// | span fields | from every enclosing span, innermost first wins: inside a call `request_id`, `method`, `path` |
+/// | `trace_id`, `span_id`, `replica` | inside a call (with `telemetry.traces`): the call's W3C trace and span ids (lowercase hex) and the instance ID |
+/// | span fields | from every enclosing span, innermost first wins: inside a call `request_id` (the correlation id: the caller's `x-request-id`, forwarded on every hop), `method`, `path` |
 ///
 /// Safe to call more than once (tests, the `tern` CLI starting services in-process):
 /// when a logger is already installed this is a no-op. Fails only on an invalid level.
@@ -190,6 +191,19 @@ where
         out.push(',');
         out.push_str(&self.service);
         let mut seen: Vec<String> = Vec::new();
+        // Inside a call: its trace, span and replica, read from the task's call context
+        // (nothing is formatted per call unless a line is written).
+        crate::telemetry::context::with_current(|call| {
+            out.push_str(",\"trace_id\":\"");
+            out.push_str(&call.trace.trace_id_hex());
+            out.push_str("\",\"span_id\":\"");
+            out.push_str(&call.trace.span_id_hex());
+            out.push('"');
+            if let Some(replica) = call.telemetry.instance.get() {
+                out.push(',');
+                push_json(&mut out, "replica", &Value::from(replica.as_str()));
+            }
+        });
         if let Some(message) = fields.message {
             out.push(',');
             push_json(&mut out, "message", &Value::from(message));
@@ -224,7 +238,16 @@ where
     }
 }
 
-const RESERVED: [&str; 5] = ["timestamp", "level", "target", "service.name", "message"];
+const RESERVED: [&str; 8] = [
+    "timestamp",
+    "level",
+    "target",
+    "service.name",
+    "message",
+    "trace_id",
+    "span_id",
+    "replica",
+];
 
 fn push_json(out: &mut String, key: &str, value: &Value) {
     out.push_str(&Value::from(key).to_string());

@@ -24,6 +24,9 @@ use tracing::{info, warn};
 use crate::{ChassisConfig, Error, Secret};
 use tern_consul_client::{Check, Consul, Probe, ServiceRegistration};
 
+/// The service `Meta` key naming the metrics endpoint's path.
+pub const METRICS_PATH_META: &str = "metrics_path";
+
 const FIRST_RETRY: Duration = Duration::from_millis(200);
 const MAX_RETRY: Duration = Duration::from_secs(10);
 /// The most a deregistration may take, within the shutdown timeout.
@@ -38,6 +41,9 @@ pub(crate) struct RegistrationConfig {
     check_interval: Duration,
     deregister_critical_after: Duration,
     sync_interval: Duration,
+    /// `GET /metrics` is served: say so in the service's `Meta` (`metrics_path`), where
+    /// Prometheus' consul / http service discovery relabelling finds it.
+    metrics: bool,
 }
 
 impl RegistrationConfig {
@@ -54,6 +60,7 @@ impl RegistrationConfig {
             check_interval: config.check_interval,
             deregister_critical_after: config.deregister_critical_after,
             sync_interval: config.registry_sync_interval,
+            metrics: config.telemetry.metrics,
         }))
     }
 
@@ -81,7 +88,11 @@ impl RegistrationConfig {
             id: self.instance_id(name, bound),
             name: name.to_owned(),
             tags: Vec::new(),
-            meta: BTreeMap::new(),
+            meta: if self.metrics {
+                BTreeMap::from([(METRICS_PATH_META.to_owned(), "/metrics".to_owned())])
+            } else {
+                BTreeMap::new()
+            },
             address: ip.to_string(),
             port,
             check: Some(Check {

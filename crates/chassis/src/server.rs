@@ -41,6 +41,9 @@ use crate::{
     Error,
 };
 
+/// How long the span exporter may take to send the last spans at shutdown.
+const EXPORT_GRACE: Duration = Duration::from_secs(2);
+
 /// How long to wait before accepting again after an error such as EMFILE.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -76,30 +79,43 @@ where
     let state = shared.state.subscribe();
     shared.health.publish(&state).await;
     info!(address = %addr, "listening");
+    let instance_id = registration.as_ref().map_or_else(
+        || format!("{}-{}", shared.name, addr.port()),
+        |c| c.instance_id(&shared.name, addr),
+    );
+    let _ = shared.telemetry.instance.set(instance_id.clone());
     // Registers in the background; dropped (aborted) with this future.
     let registrar = registration
         .as_ref()
         .map(|config| Registrar::start(config, &shared.name, addr));
     // Follows the live config in the background; stopped with this future too.
     let live_watch = match (&live, &registration) {
-        (Some(live), Some(config)) => Some(LiveWatch::start(
-            live,
-            &config.instance_id(&shared.name, addr),
-        )),
+        (Some(live), Some(_)) => Some(LiveWatch::start(live, &instance_id)),
         _ => None,
     };
-
+    let stop_exporting = CancellationToken::new();
+    let exporter = match (&shared.telemetry.spans, &shared.telemetry.otlp_endpoint) {
+        (Some(spans), Some(endpoint)) => spans.start_exporter(
+            endpoint,
+            vec![
+                ("service.name", shared.name.clone()),
+                ("service.instance.id", instance_id.clone()),
+                ("telemetry.sdk.name", "tern-chassis".to_owned()),
+                ("telemetry.sdk.language", "rust".to_owned()),
+                (
+                    "telemetry.sdk.version",
+                    env!("CARGO_PKG_VERSION").to_owned(),
+                ),
+            ],
+            stop_exporting.clone(),
+        ),
+        _ => None,
+    };
     let consumers = shared
         .events
         .broker()
         .filter(|_| !consumers.is_empty())
-        .map(|broker| {
-            let client_id = registration.as_ref().map_or_else(
-                || shared.name.clone(),
-                |c| c.instance_id(&shared.name, addr),
-            );
-            Consumers::start(broker, &client_id, consumers)
-        });
+        .map(|broker| Consumers::start(broker, &instance_id, consumers, &shared.telemetry));
 
     let stop_accepting = CancellationToken::new();
     let accept = accept_loop(listener, router, &connections, &stop_accepting);
@@ -143,6 +159,11 @@ where
     let ((), deadline) = tokio::join!(accept, control);
     connections.drain(deadline).await;
     shared.events.flush(deadline).await;
+    stop_exporting.cancel();
+    if let Some(exporter) = exporter {
+        // The spans of the last calls: worth a short wait even past the deadline.
+        let _ = tokio::time::timeout(EXPORT_GRACE, exporter).await;
+    }
     info!("stopped");
     Ok(())
 }

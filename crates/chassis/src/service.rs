@@ -7,6 +7,7 @@ use axum::{
     body::Body,
     http::{header::CONTENT_TYPE, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
+    routing::get,
     Router,
 };
 use futures::future::BoxFuture;
@@ -23,7 +24,9 @@ use crate::{
     health::{self, GrpcHealth, Phase, State},
     live_config::{Live, ServiceKeys, Typed},
     registration::RegistrationConfig,
-    server, ChassisConfig, Error, LiveConfig,
+    server,
+    telemetry::{layer::TelemetryLayer, Telemetry},
+    ChassisConfig, Error, LiveConfig,
 };
 
 pub(crate) type ShutdownHook = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
@@ -184,15 +187,26 @@ impl ServiceBuilder {
         let mut names = vec![String::new(), self.name.clone()];
         names.extend(self.grpc_names.iter().map(|n| n.to_string()));
         names.push(tonic_health::pb::health_server::SERVICE_NAME.to_owned());
+        // Served gRPC services, for metric labels (other names are one value).
+        let served: Vec<String> = names[2..].to_vec();
         let health = GrpcHealth::new(reporter, names);
         let (state, state_rx) = watch::channel(State::new(self.ready_when_told));
 
-        let router = Router::new()
+        let telemetry = Telemetry::new(&config.telemetry);
+        let mut router = Router::new()
             .merge(health::routes(state_rx))
             .merge(self.grpc.add_service(health_server).into_axum_router())
-            .merge(self.http)
-            .fallback(fallback)
-            .with_state(());
+            .merge(self.http);
+        if config.telemetry.metrics {
+            router = router.route(
+                "/metrics",
+                get(metrics).with_state(telemetry.registry.clone()),
+            );
+        }
+        let mut router = router.fallback(fallback).with_state(());
+        if config.telemetry.metrics || config.telemetry.traces {
+            router = router.layer(TelemetryLayer::new(telemetry.clone(), served));
+        }
 
         let client_id = config
             .instance_id
@@ -205,6 +219,7 @@ impl ServiceBuilder {
                 health,
                 shutdown: CancellationToken::new(),
                 events: Events::new(config.broker.clone(), client_id),
+                telemetry,
             }),
             consumers: self.consumers,
             router,
@@ -215,6 +230,19 @@ impl ServiceBuilder {
             live,
         })
     }
+}
+
+/// `GET /metrics`: OpenMetrics when the scraper asks for it (Prometheus does), else the
+/// Prometheus text format.
+async fn metrics(
+    axum::extract::State(registry): axum::extract::State<tern_metrics::Registry>,
+    headers: HeaderMap,
+) -> Response {
+    let accept = headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let (content_type, body) = tern_metrics::encode(&registry, accept);
+    ([(CONTENT_TYPE, content_type)], body).into_response()
 }
 
 async fn fallback(headers: HeaderMap) -> Response {
@@ -235,6 +263,7 @@ pub(crate) struct Shared {
     pub(crate) health: GrpcHealth,
     pub(crate) shutdown: CancellationToken,
     pub(crate) events: Events,
+    pub(crate) telemetry: Arc<Telemetry>,
 }
 
 impl Shared {
@@ -383,6 +412,12 @@ impl Handle {
     /// Records still queued when the service stops are flushed after the drain.
     pub async fn producer(&self) -> Result<Producer, Error> {
         self.shared.events.producer().await
+    }
+
+    /// The service's metric registry, served on `GET /metrics` with the chassis' own
+    /// metrics: register the service's counters, gauges and histograms here.
+    pub fn metrics(&self) -> tern_metrics::Registry {
+        self.shared.telemetry.registry.clone()
     }
 
     /// Waits until `serve` has returned.

@@ -39,6 +39,7 @@ pub struct ChassisConfig {
     /// 0 = one per CPU core.
     pub worker_threads: usize,
     pub log: LogConfig,
+    pub telemetry: TelemetryConfig,
     /// The Consul-compatible registry to register with, `"HOST:PORT"` of its HTTP API
     /// (`tern registry` or a real Consul agent, e.g. `"127.0.0.1:8500"`); env
     /// `TERN_REGISTRY`. Unset (default): the service does not register.
@@ -103,6 +104,7 @@ impl Default for ChassisConfig {
             shutdown_timeout: Duration::from_secs(10),
             worker_threads: 1,
             log: LogConfig::default(),
+            telemetry: TelemetryConfig::default(),
             registry: None,
             check_interval: Duration::from_secs(1),
             deregister_critical_after: Duration::from_secs(60),
@@ -154,6 +156,14 @@ impl ChassisConfig {
                 ));
             }
         }
+        if let Some(endpoint) = &self.telemetry.otlp_endpoint {
+            let host_port = endpoint
+                .strip_prefix("http://")
+                .unwrap_or(endpoint)
+                .trim_end_matches('/');
+            tern_consul_client::check_host_port(host_port)
+                .map_err(|detail| ("telemetry.otlp_endpoint", detail))?;
+        }
         if let Some(broker) = &self.broker {
             tern_consul_client::check_host_port(broker).map_err(|detail| ("broker", detail))?;
         }
@@ -198,6 +208,36 @@ impl Default for LogConfig {
         LogConfig {
             format: LogFormat::Json,
             level: "info".to_owned(),
+        }
+    }
+}
+
+/// What the service measures and traces. See the crate docs' "Telemetry" section for the
+/// metric names and span attributes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct TelemetryConfig {
+    /// RED metrics per gRPC method and HTTP route, in-flight requests, process metrics,
+    /// and `GET /metrics` (Prometheus text or OpenMetrics). Default true.
+    pub metrics: bool,
+    /// W3C trace context: `traceparent` read from every call and sent on every outgoing
+    /// call and produced record, a span per server and client call, trace and span ids in
+    /// log lines. Default true.
+    pub traces: bool,
+    /// Where spans go, over OTLP/gRPC: `"HOST:PORT"` or `"http://HOST:PORT"` (`tern up`'s
+    /// receiver on 4317, an OpenTelemetry Collector, Jaeger). Env
+    /// `TERN_TELEMETRY__OTLP_ENDPOINT`, else the standard `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    /// Unset: spans are not exported (ids still travel and appear in logs).
+    pub otlp_endpoint: Option<String>,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig {
+            metrics: true,
+            traces: true,
+            otlp_endpoint: None,
         }
     }
 }

@@ -4,8 +4,11 @@ use tern_proto::search::SearchRequest;
 
 use crate::support::*;
 
-/// Starts a service, makes one call with request id "trace-me", stops it; returns the
-/// service's address.
+/// The caller's span: the handler's lines carry this trace and a span of their own.
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+/// Starts a service, makes one call with request id "trace-me" and [`TRACEPARENT`], stops
+/// it; returns the service's address.
 async fn one_call() -> std::net::SocketAddr {
     let running = start(TestSearch::default().builder()).await;
     let addr = running.addr;
@@ -16,6 +19,9 @@ async fn one_call() -> std::net::SocketAddr {
     request
         .metadata_mut()
         .insert("x-request-id", "trace-me".parse().unwrap());
+    request
+        .metadata_mut()
+        .insert("traceparent", TRACEPARENT.parse().unwrap());
     search_client(&running.channel().await)
         .search(request)
         .await
@@ -78,6 +84,17 @@ async fn log_lines_inside_a_call_carry_the_request_id() {
     assert_eq!(inside["query"], "hello");
     assert_eq!(inside["service.name"], "search-service");
     assert_eq!(inside["level"], "INFO");
+    assert_eq!(inside["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    let span_id = inside["span_id"].as_str().unwrap_or_default();
+    assert!(
+        span_id.len() == 16 && span_id != "00f067aa0ba902b7",
+        "the call's own span: {inside:?}"
+    );
+    assert_eq!(inside["replica"], format!("search-service-{}", addr.port()));
+    assert!(
+        listening.get("trace_id").is_none(),
+        "no trace outside calls"
+    );
 
     // At the default level a call logs nothing by itself.
     let per_call: Vec<_> = lines

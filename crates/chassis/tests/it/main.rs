@@ -13,3 +13,4 @@ mod request_id;
 mod serving;
 mod shutdown;
 mod support;
+mod telemetry;

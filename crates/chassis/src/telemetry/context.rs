@@ -1,0 +1,253 @@
+//! W3C Trace Context (`traceparent` / `tracestate`) and the context of the call being
+//! served, kept in a task-local so that log lines, outgoing calls (the discovery client)
+//! and produced records (the broker producer) pick it up without threading it through
+//! service code.
+
+use std::{fmt, sync::Arc};
+
+use http::HeaderValue;
+use rand::RngExt;
+
+use super::Telemetry;
+
+pub const TRACEPARENT: &str = "traceparent";
+pub const TRACESTATE: &str = "tracestate";
+
+/// Where a span sits in a trace: the trace, the span itself, and whether it is recorded.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TraceContext {
+    pub trace_id: [u8; 16],
+    pub span_id: [u8; 8],
+    /// The `sampled` flag: recorded and exported (ours are always; a caller may say no).
+    pub sampled: bool,
+}
+
+/// Why a `traceparent` value was ignored (a fresh trace starts instead).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TraceparentError {
+    #[error("traceparent must be VERSION-TRACEID-PARENTID-FLAGS in lowercase hex, got {0:?}")]
+    Malformed(String),
+    #[error("traceparent version ff is invalid")]
+    InvalidVersion,
+    #[error("traceparent trace id is all zeros")]
+    ZeroTraceId,
+    #[error("traceparent parent id is all zeros")]
+    ZeroParentId,
+}
+
+impl TraceContext {
+    /// A new trace's root span.
+    pub fn root() -> Self {
+        let mut rng = rand::rng();
+        TraceContext {
+            trace_id: nonzero(|| rng.random::<[u8; 16]>()),
+            span_id: nonzero(|| rng.random::<[u8; 8]>()),
+            sampled: true,
+        }
+    }
+
+    /// A new span in this trace (its parent is `self`).
+    pub fn child(&self) -> Self {
+        let mut rng = rand::rng();
+        TraceContext {
+            span_id: nonzero(|| rng.random::<[u8; 8]>()),
+            ..*self
+        }
+    }
+
+    /// Parses a `traceparent` header per W3C Trace Context level 1: version 00 exactly,
+    /// later versions by their first four fields (they may only append).
+    pub fn parse_traceparent(value: &[u8]) -> Result<Self, TraceparentError> {
+        let malformed = || TraceparentError::Malformed(String::from_utf8_lossy(value).into_owned());
+        if value.len() < 55 || (value.len() > 55 && value.get(55) != Some(&b'-')) {
+            return Err(malformed());
+        }
+        let version = hex::<1>(&value[0..2]).ok_or_else(malformed)?;
+        if version[0] == 0xff {
+            return Err(TraceparentError::InvalidVersion);
+        }
+        if version[0] == 0 && value.len() != 55 {
+            return Err(malformed());
+        }
+        if value[2] != b'-' || value[35] != b'-' || value[52] != b'-' {
+            return Err(malformed());
+        }
+        let trace_id = hex::<16>(&value[3..35]).ok_or_else(malformed)?;
+        let span_id = hex::<8>(&value[36..52]).ok_or_else(malformed)?;
+        let flags = hex::<1>(&value[53..55]).ok_or_else(malformed)?;
+        if trace_id == [0; 16] {
+            return Err(TraceparentError::ZeroTraceId);
+        }
+        if span_id == [0; 8] {
+            return Err(TraceparentError::ZeroParentId);
+        }
+        Ok(TraceContext {
+            trace_id,
+            span_id,
+            sampled: flags[0] & 1 == 1,
+        })
+    }
+
+    /// `00-TRACEID-SPANID-FLAGS`.
+    pub fn traceparent(&self) -> String {
+        format!(
+            "00-{}-{}-{:02x}",
+            self.trace_id_hex(),
+            self.span_id_hex(),
+            u8::from(self.sampled)
+        )
+    }
+
+    pub fn trace_id_hex(&self) -> String {
+        to_hex(&self.trace_id)
+    }
+
+    pub fn span_id_hex(&self) -> String {
+        to_hex(&self.span_id)
+    }
+}
+
+impl fmt::Debug for TraceContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.traceparent())
+    }
+}
+
+fn nonzero<const N: usize>(mut draw: impl FnMut() -> [u8; N]) -> [u8; N] {
+    loop {
+        let id = draw();
+        if id != [0; N] {
+            return id;
+        }
+    }
+}
+
+fn hex<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
+    if text.len() != 2 * N {
+        return None;
+    }
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0; N];
+    for (i, pair) in text.chunks_exact(2).enumerate() {
+        out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(out)
+}
+
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    out
+}
+
+/// The call a task is serving: its span, the correlation id (`x-request-id`, forwarded on
+/// every hop) and the telemetry of the service serving it.
+#[derive(Clone)]
+pub struct CallContext {
+    pub trace: TraceContext,
+    pub tracestate: Option<HeaderValue>,
+    pub request_id: Option<HeaderValue>,
+    pub(crate) telemetry: Arc<Telemetry>,
+}
+
+tokio::task_local! {
+    static CURRENT: CallContext;
+}
+
+/// The context of the call the current task serves, if any.
+pub fn current() -> Option<CallContext> {
+    CURRENT.try_with(Clone::clone).ok()
+}
+
+/// Reads one thing from the current context without cloning it.
+pub(crate) fn with_current<R>(read: impl FnOnce(&CallContext) -> R) -> Option<R> {
+    CURRENT.try_with(read).ok()
+}
+
+/// Runs `future` with `context` as the current call.
+pub(crate) async fn scope<F: std::future::Future>(context: CallContext, future: F) -> F::Output {
+    CURRENT.scope(context, future).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &[u8] = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn parses_and_formats_the_spec_example() {
+        let context = TraceContext::parse_traceparent(EXAMPLE).unwrap();
+        assert_eq!(context.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(context.span_id_hex(), "00f067aa0ba902b7");
+        assert!(context.sampled);
+        assert_eq!(context.traceparent().as_bytes(), EXAMPLE);
+    }
+
+    #[test]
+    fn children_keep_the_trace_and_get_a_new_span() {
+        let root = TraceContext::root();
+        let child = root.child();
+        assert_eq!(child.trace_id, root.trace_id);
+        assert_ne!(child.span_id, root.span_id);
+        assert_ne!(TraceContext::root().trace_id, root.trace_id);
+    }
+
+    #[test]
+    fn rejects_what_the_spec_rejects() {
+        let cases: [(&[u8], &str); 7] = [
+            (b"", "malformed"),
+            (
+                b"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+                "malformed",
+            ),
+            (
+                b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+                "malformed",
+            ),
+            (
+                b"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "version",
+            ),
+            (
+                b"00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                "trace id",
+            ),
+            (
+                b"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+                "parent id",
+            ),
+            (
+                b"00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "malformed",
+            ),
+        ];
+        for (value, why) in cases {
+            let error = TraceContext::parse_traceparent(value)
+                .unwrap_err()
+                .to_string();
+            let expected = match why {
+                "malformed" => "lowercase hex",
+                "version" => "version ff",
+                "trace id" => "trace id is all zeros",
+                _ => "parent id is all zeros",
+            };
+            assert!(error.contains(expected), "{value:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn later_versions_are_read_by_their_first_fields() {
+        let value = b"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-whatever";
+        let context = TraceContext::parse_traceparent(value).unwrap();
+        assert!(!context.sampled);
+    }
+}

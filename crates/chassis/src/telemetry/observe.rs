@@ -1,0 +1,85 @@
+//! A response body passed through unchanged that reports, once, how the call ended: the
+//! gRPC status (from the response headers of a trailers-only answer, else the trailers)
+//! and whether the body was read to its end or dropped before.
+
+use std::{
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use http::HeaderMap;
+use http_body::{Body, Frame, SizeHint};
+
+pub(crate) struct ObservedBody<B, F: FnOnce(Option<i32>, bool)> {
+    inner: B,
+    grpc_status: Option<i32>,
+    on_end: Option<F>,
+}
+
+impl<B, F: FnOnce(Option<i32>, bool)> ObservedBody<B, F> {
+    pub(crate) fn new(inner: B, headers: &HeaderMap, on_end: F) -> Self {
+        ObservedBody {
+            inner,
+            grpc_status: grpc_status(headers),
+            on_end: Some(on_end),
+        }
+    }
+
+    fn end(&mut self, ended: bool) {
+        if let Some(on_end) = self.on_end.take() {
+            on_end(self.grpc_status, ended);
+        }
+    }
+}
+
+impl<B, F> Body for ObservedBody<B, F>
+where
+    B: Body + Unpin,
+    F: FnOnce(Option<i32>, bool) + Unpin,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let frame = Pin::new(&mut self.inner).poll_frame(cx);
+        match &frame {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(status) = frame.trailers_ref().and_then(grpc_status) {
+                    self.grpc_status = Some(status);
+                }
+            }
+            Poll::Ready(None) => self.end(true),
+            Poll::Ready(Some(Err(_))) | Poll::Pending => {}
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B, F: FnOnce(Option<i32>, bool)> Drop for ObservedBody<B, F> {
+    fn drop(&mut self) {
+        // Dropped without a final poll: an empty body nobody polled to the end counts as
+        // ended; anything else was cut short (the peer went away).
+        let ended = self.on_end.is_some() && self.grpc_status.is_some();
+        self.end(ended);
+    }
+}
+
+pub(crate) fn grpc_status(headers: &HeaderMap) -> Option<i32> {
+    headers
+        .get("grpc-status")?
+        .to_str()
+        .ok()?
+        .parse::<i32>()
+        .ok()
+}

@@ -1,0 +1,103 @@
+//! OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export` on tonic, gzip
+//! accepted. `to_status` is the only place errors become gRPC codes.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use tonic::codec::CompressionEncoding;
+use tonic::server::NamedService;
+use tonic::{Code, Request, Response, Status};
+
+use crate::{otlp, Error, StoreHandle};
+
+struct Receiver {
+    store: StoreHandle,
+}
+
+#[tonic::async_trait]
+impl TraceService for Receiver {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        otlp::export(&self.store, request.into_inner())
+            .map(Response::new)
+            .map_err(|error| to_status(&error))
+    }
+}
+
+fn to_status(error: &Error) -> Status {
+    match error {
+        Error::InvalidConfig(_) | Error::Http(_) | Error::Grpc(_) => {
+            Status::internal(error.to_string())
+        }
+        _ => Status::invalid_argument(error.to_string()),
+    }
+}
+
+/// The TraceService over `store`, with messages up to `max_request_bytes` (after inflating).
+pub(crate) fn service(store: StoreHandle, max_request_bytes: usize) -> DecodeErrorsAreInvalid {
+    DecodeErrorsAreInvalid(
+        TraceServiceServer::new(Receiver { store })
+            .accept_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(max_request_bytes),
+    )
+}
+
+/// Answers INVALID_ARGUMENT where tonic, decoding the request, answers INTERNAL (malformed
+/// protobuf, bad compression flag), OUT_OF_RANGE (message over the limit) or
+/// RESOURCE_EXHAUSTED (inflated over the limit). OTLP exporters retry those three codes
+/// (the Python SDK for up to its whole timeout) although resending cannot help, while
+/// INVALID_ARGUMENT is final. `Receiver::export` never answers them itself, so every such
+/// code here came from decoding.
+#[derive(Clone)]
+pub(crate) struct DecodeErrorsAreInvalid(TraceServiceServer<Receiver>);
+
+impl NamedService for DecodeErrorsAreInvalid {
+    const NAME: &'static str = <TraceServiceServer<Receiver> as NamedService>::NAME;
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, Infallible>> + Send + 'static>>;
+type GrpcRequest = http::Request<tonic::body::Body>;
+
+impl tower::Service<GrpcRequest> for DecodeErrorsAreInvalid {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        tower::Service::<GrpcRequest>::poll_ready(&mut self.0, cx)
+    }
+
+    fn call(&mut self, request: GrpcRequest) -> Self::Future {
+        let response = tower::Service::call(&mut self.0, request);
+        Box::pin(async move {
+            let mut response = response.await?;
+            // Request errors come back trailers-only: the status is in the headers.
+            let headers = response.headers_mut();
+            let code = headers
+                .get(Status::GRPC_STATUS)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.parse::<i32>().ok())
+                .map(Code::from_i32);
+            if matches!(
+                code,
+                Some(Code::Internal | Code::OutOfRange | Code::ResourceExhausted)
+            ) {
+                headers.insert(
+                    Status::GRPC_STATUS,
+                    http::HeaderValue::from(Code::InvalidArgument as i32),
+                );
+            }
+            Ok(response)
+        })
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests for tern-traces: one binary (STYLE.md §9), the server on real loopback
+//! listeners the kernel picks. `compat` drives the OpenTelemetry Python SDK's exporters.
+
+mod compat;
+mod grpc;
+mod http;
+mod support;
