@@ -52,6 +52,21 @@ pub(crate) fn schema() -> Value {
                     "external": { "type": "string", "pattern": r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$", "description": "Bootstrap HOST:PORT of a Kafka cluster to use instead of the embedded broker." }
                 }
             },
+            "telemetry": {
+                "description": "What `tern up` collects from services: traces (an embedded OTLP receiver, an external collector, or off) and StatsD.",
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "traces": { "type": "boolean", "default": true, "description": "Collect spans. `false`: services export none." },
+                    "otlp_grpc": { "$ref": "#/$defs/socketAddress", "default": "127.0.0.1:4317", "description": "OTLP/gRPC address of the embedded receiver." },
+                    "otlp_http": { "$ref": "#/$defs/socketAddress", "default": "127.0.0.1:4318", "description": "OTLP/HTTP address of the embedded receiver, also serving the trace API (`tern traces`)." },
+                    "max_spans": { "type": "integer", "minimum": 1, "default": 100000, "description": "Spans the embedded receiver keeps; the oldest traces go first." },
+                    "otlp_external": { "type": "string", "pattern": r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$", "description": "OTLP/gRPC HOST:PORT of a collector (OpenTelemetry Collector, Jaeger) services export to instead." },
+                    "statsd": { "type": "boolean", "default": true, "description": "Run the StatsD receiver." },
+                    "statsd_listen": { "$ref": "#/$defs/socketAddress", "default": "127.0.0.1:8125", "description": "UDP address of the StatsD receiver." },
+                    "statsd_metrics": { "$ref": "#/$defs/socketAddress", "default": "127.0.0.1:9102", "description": "Where what StatsD received is served as Prometheus metrics (`GET /metrics`)." }
+                }
+            },
             "supervisor": {
                 "description": "How `tern up` itself runs.",
                 "type": "object",

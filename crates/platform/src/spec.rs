@@ -19,6 +19,7 @@ pub struct Platform {
     pub registry: RegistrySpec,
     pub broker: BrokerSpec,
     pub supervisor: SupervisorSpec,
+    pub telemetry: TelemetrySpec,
     /// In start order: every service after the services it depends on, ties broken by
     /// name. Stop in reverse.
     pub services: Vec<ServiceSpec>,
@@ -137,6 +138,69 @@ impl Default for BrokerSpec {
             advertised: None,
             partitions: 1,
             flush: FlushSpec::Always,
+        }
+    }
+}
+
+/// What `tern up` collects from services (`[telemetry]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelemetrySpec {
+    pub traces: TracesSpec,
+    /// The StatsD receiver, `None` with `statsd = false`.
+    pub statsd: Option<StatsdSpec>,
+}
+
+/// Where services send spans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TracesSpec {
+    /// `tern up` runs an OTLP receiver and keeps recent traces (`tern traces`).
+    Embedded {
+        /// OTLP/gRPC, default 127.0.0.1:4317.
+        grpc: SocketAddr,
+        /// OTLP/HTTP and the trace query API, default 127.0.0.1:4318.
+        http: SocketAddr,
+        /// Spans kept in memory; the oldest traces go first.
+        max_spans: u32,
+    },
+    /// An OpenTelemetry collector or Jaeger elsewhere: OTLP/gRPC `HOST:PORT`.
+    External { endpoint: String },
+    /// No traces are exported (`traces = false`).
+    Off,
+}
+
+/// The StatsD receiver and where what it receives is served as Prometheus metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatsdSpec {
+    /// UDP, default 127.0.0.1:8125.
+    pub listen: SocketAddr,
+    /// `GET /metrics`, default 127.0.0.1:9102 (statsd_exporter's port).
+    pub metrics: SocketAddr,
+}
+
+impl TelemetrySpec {
+    pub const DEFAULT_OTLP_GRPC: SocketAddr =
+        SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 4317);
+    pub const DEFAULT_OTLP_HTTP: SocketAddr =
+        SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 4318);
+    pub const DEFAULT_MAX_SPANS: u32 = 100_000;
+    pub const DEFAULT_STATSD: SocketAddr =
+        SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8125);
+    pub const DEFAULT_STATSD_METRICS: SocketAddr =
+        SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 9102);
+}
+
+impl Default for TelemetrySpec {
+    fn default() -> Self {
+        TelemetrySpec {
+            traces: TracesSpec::Embedded {
+                grpc: Self::DEFAULT_OTLP_GRPC,
+                http: Self::DEFAULT_OTLP_HTTP,
+                max_spans: Self::DEFAULT_MAX_SPANS,
+            },
+            statsd: Some(StatsdSpec {
+                listen: Self::DEFAULT_STATSD,
+                metrics: Self::DEFAULT_STATSD_METRICS,
+            }),
         }
     }
 }

@@ -74,6 +74,9 @@ pub struct SupervisorConfig {
     pub token: Option<String>,
     /// The Kafka bootstrap address (`HOST:PORT`) replicas get as `TERN_BROKER`, if any.
     pub broker: Option<String>,
+    /// Environment every replica gets for the platform's other endpoints (the OTLP
+    /// receiver, StatsD), below the service's own `env`.
+    pub platform_env: BTreeMap<String, String>,
     /// The `tern` executable, which runs built-in services (`tern service search`).
     pub executable: PathBuf,
     /// Sees every line the replicas write (e.g. to ship it to the broker).
@@ -86,6 +89,7 @@ pub(crate) struct Context {
     pub(crate) registry: String,
     pub(crate) token: Option<String>,
     pub(crate) broker: Option<String>,
+    pub(crate) platform_env: BTreeMap<String, String>,
     pub(crate) data_dir: PathBuf,
     pub(crate) executable: PathBuf,
     pub(crate) logs: LogStore,
@@ -123,6 +127,7 @@ impl Supervisor {
             registry: config.registry.clone(),
             token: config.token.clone(),
             broker: config.broker.clone(),
+            platform_env: config.platform_env.clone(),
             data_dir: data_dir.clone(),
             executable: config.executable.clone(),
             logs: {

@@ -448,6 +448,7 @@ impl Context {
         if let Some(broker) = &self.broker {
             env.insert("TERN_BROKER".into(), broker.clone());
         }
+        env.extend(self.platform_env.clone());
         env.insert("TERN_INSTANCE_ID".into(), id.to_owned());
         env.insert("TERN_CONFIG_PREFIX".into(), spec.config_prefix.clone());
         env.insert(

@@ -3,6 +3,8 @@
 //! foreground until Ctrl-C (services deregister and drain, then the registry stops), or
 //! with `--detach` in the background, returning once every replica is healthy.
 
+mod collectors;
+
 use std::{
     path::{Path, PathBuf},
     process::Stdio,
@@ -13,6 +15,7 @@ use std::{
 use crate::log_shipping::Destination;
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use collectors::Collectors;
 use tern_platform::{BrokerSpec, FlushSpec, Platform, RegistrySpec};
 use tern_registry::{Registry, RegistryConfig};
 use tern_supervisor::{Client, ControlAddress, Supervisor, SupervisorConfig};
@@ -195,6 +198,7 @@ async fn foreground(file: PathBuf, platform: Platform) -> Result<()> {
         RegistrySpec::External { address, .. } => (address.clone(), None),
     };
     let broker = start_broker(&platform.broker, &data_dir).await?;
+    let collectors = Collectors::start(&platform.telemetry).await?;
     let destination = match (&platform.broker, &broker) {
         (_, Some(embedded)) => Some(Destination::Embedded(embedded.handle.clone())),
         (BrokerSpec::External { bootstrap }, None) => {
@@ -220,6 +224,7 @@ async fn foreground(file: PathBuf, platform: Platform) -> Result<()> {
         registry: registry_address,
         token: platform.registry.token().map(str::to_owned),
         broker: bootstrap,
+        platform_env: collectors.env.clone(),
         executable: std::env::current_exe()?,
         log_tap,
     })
@@ -258,6 +263,7 @@ async fn foreground(file: PathBuf, platform: Platform) -> Result<()> {
         let _ = broker.stop.send(());
         broker.task.await??;
     }
+    collectors.stop().await?;
     let _ = stop_registry.send(());
     if let Some(task) = registry_task {
         task.await??;

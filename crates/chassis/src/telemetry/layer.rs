@@ -142,7 +142,7 @@ impl Call {
                 CallKind::Http { method } => red.http_started(method.as_str()),
             }
         }
-        let (context, parent) = if telemetry.traces {
+        let (context, parent) = if telemetry.traces && !is_probe(request.uri().path()) {
             let (trace, parent) = incoming(headers);
             let context = CallContext {
                 trace,
@@ -264,6 +264,13 @@ impl Call {
             attributes,
         });
     }
+}
+
+/// Health checks and scrapes: every second from each checker, and nobody's request; they
+/// are counted in the metrics but get no span (they would crowd real traces out of a
+/// bounded store).
+fn is_probe(path: &str) -> bool {
+    path.starts_with("/grpc.health.v1.Health/") || matches!(path, "/healthz" | "/readyz" | "/metrics")
 }
 
 /// The call's span: a child of the caller's `traceparent` (kept when valid), else a new

@@ -28,7 +28,8 @@
 //!
 //! # Spans
 //!
-//! Server spans are named `package.Service/Method` (gRPC) or `METHOD ROUTE` (HTTP), client
+//! Health checks (`grpc.health.v1.Health`, `/healthz`, `/readyz`) and `/metrics` scrapes
+//! get no span: they are counted in the metrics only. Server spans are named `package.Service/Method` (gRPC) or `METHOD ROUTE` (HTTP), client
 //! spans `package.Service/Method`, producer spans `TOPIC publish`, consumer spans `TOPIC
 //! process`, with the `rpc.*` / `http.*` / `messaging.*` attributes of the semantic
 //! conventions. gRPC status codes other than OK, HTTP 5xx and failed handlers mark a span

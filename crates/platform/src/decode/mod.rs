@@ -17,14 +17,27 @@ use std::{
 
 use crate::{
     error::{Error, Sources},
-    spec::{BrokerSpec, FlushSpec, Platform, RegistrySpec, SupervisorSpec},
+    spec::{
+        BrokerSpec, FlushSpec, Platform, RegistrySpec, StatsdSpec, SupervisorSpec, TelemetrySpec,
+        TracesSpec,
+    },
     tree::{child, Entry, Kind, Loc, Node},
     values::{is_host_port, parse_size},
 };
 
 mod service;
 
-pub(crate) const TOP_KEYS: &[&str] = &["broker", "registry", "services", "supervisor"];
+pub(crate) const TOP_KEYS: &[&str] = &["broker", "registry", "services", "supervisor", "telemetry"];
+pub(crate) const TELEMETRY_KEYS: &[&str] = &[
+    "max_spans",
+    "otlp_external",
+    "otlp_grpc",
+    "otlp_http",
+    "statsd",
+    "statsd_listen",
+    "statsd_metrics",
+    "traces",
+];
 pub(crate) const BROKER_KEYS: &[&str] = &[
     "advertised",
     "embedded",
@@ -86,6 +99,7 @@ pub(crate) fn platform(
         registry: cx.registry(top.get("registry"))?,
         broker: cx.broker(top.get("broker"))?,
         supervisor: cx.supervisor(top.get("supervisor"), root)?,
+        telemetry: cx.telemetry(top.get("telemetry"))?,
         services: cx.services(top.get("services"), root, env)?,
     })
 }
@@ -420,6 +434,51 @@ impl Cx<'_> {
             partitions: partitions.map_or(1, |(_, n)| n),
             flush: flush.map_or(FlushSpec::Always, |(_, f)| f),
         }
+    }
+
+    fn telemetry(&self, entry: Option<&Entry>) -> Result<TelemetrySpec, Error> {
+        let Some(entry) = entry else {
+            return Ok(TelemetrySpec::default());
+        };
+        let key = "telemetry";
+        let t = self.table(&entry.value, key, TELEMETRY_KEYS)?;
+        let addr = |name: &str, example: &str| {
+            self.opt(t, key, name, |n, k| self.socket_addr(n, k, example))
+                .map(|found| found.map(|(_, a)| a))
+        };
+        let grpc = addr("otlp_grpc", "127.0.0.1:4317")?;
+        let http = addr("otlp_http", "127.0.0.1:4318")?;
+        let statsd_listen = addr("statsd_listen", "127.0.0.1:8125")?;
+        let statsd_metrics = addr("statsd_metrics", "127.0.0.1:9102")?;
+        let max_spans = self.opt(t, key, "max_spans", |n, k| {
+            let count = self.count(n, k)?;
+            if count == 0 {
+                return Err(self.err(&n.loc, k, "expected at least 1 span, found 0"));
+            }
+            Ok(count)
+        })?;
+        let traces_on = self.opt(t, key, "traces", |n, k| self.boolean(n, k))?;
+        let external = self.opt(t, key, "otlp_external", |n, k| {
+            self.host_port(n, k, "otel-collector:4317").map(str::to_owned)
+        })?;
+        let statsd_on = self.opt(t, key, "statsd", |n, k| self.boolean(n, k))?;
+        let traces = match (traces_on, external) {
+            (Some((_, false)), _) => TracesSpec::Off,
+            (_, Some((_, endpoint))) => TracesSpec::External { endpoint },
+            _ => TracesSpec::Embedded {
+                grpc: grpc.unwrap_or(TelemetrySpec::DEFAULT_OTLP_GRPC),
+                http: http.unwrap_or(TelemetrySpec::DEFAULT_OTLP_HTTP),
+                max_spans: max_spans.map_or(TelemetrySpec::DEFAULT_MAX_SPANS, |(_, n)| n),
+            },
+        };
+        let statsd = match statsd_on {
+            Some((_, false)) => None,
+            _ => Some(StatsdSpec {
+                listen: statsd_listen.unwrap_or(TelemetrySpec::DEFAULT_STATSD),
+                metrics: statsd_metrics.unwrap_or(TelemetrySpec::DEFAULT_STATSD_METRICS),
+            }),
+        };
+        Ok(TelemetrySpec { traces, statsd })
     }
 
     fn supervisor(&self, entry: Option<&Entry>, root: &Path) -> Result<SupervisorSpec, Error> {

@@ -71,6 +71,19 @@ fn a_full_file() {
                 data_dir: "/proj/var/tern",
                 log_max_bytes: 524288,
             },
+            telemetry: TelemetrySpec {
+                traces: Embedded {
+                    grpc: 127.0.0.1:4317,
+                    http: 127.0.0.1:4318,
+                    max_spans: 100000,
+                },
+                statsd: Some(
+                    StatsdSpec {
+                        listen: 127.0.0.1:8125,
+                        metrics: 127.0.0.1:9102,
+                    },
+                ),
+            },
             services: [
                 ServiceSpec {
                     name: "py",
@@ -159,6 +172,19 @@ fn defaults() {
                 control: 127.0.0.1:0,
                 data_dir: "/proj/.tern",
                 log_max_bytes: 16777216,
+            },
+            telemetry: TelemetrySpec {
+                traces: Embedded {
+                    grpc: 127.0.0.1:4317,
+                    http: 127.0.0.1:4318,
+                    max_spans: 100000,
+                },
+                statsd: Some(
+                    StatsdSpec {
+                        listen: 127.0.0.1:8125,
+                        metrics: 127.0.0.1:9102,
+                    },
+                ),
             },
             services: [
                 ServiceSpec {
@@ -349,4 +375,30 @@ fn broker_forms() {
         "Embedded { listen: 127.0.0.1:9092, advertised: None, partitions: 1, flush: Os }"
     ]
     .assert_eq(&broker("[broker]\nflush = \"os\"\n"));
+}
+
+#[test]
+fn telemetry_external_collector_and_no_statsd() {
+    let p = platform(
+        "[telemetry]\notlp_external = \"otel-collector:4317\"\nstatsd = false\n\
+         [services.a]\ncommand = [\"a\"]\n",
+    );
+    assert_eq!(
+        p.telemetry,
+        tern_platform::TelemetrySpec {
+            traces: tern_platform::TracesSpec::External {
+                endpoint: "otel-collector:4317".to_owned()
+            },
+            statsd: None,
+        }
+    );
+    let p = platform(
+        "[telemetry]\ntraces = false\nstatsd_listen = \"127.0.0.1:18125\"\n\
+         [services.a]\ncommand = [\"a\"]\n",
+    );
+    assert_eq!(p.telemetry.traces, tern_platform::TracesSpec::Off);
+    assert_eq!(
+        p.telemetry.statsd.map(|s| s.listen.port()),
+        Some(18125)
+    );
 }

@@ -5,14 +5,11 @@
 //! `scripts/test-deps` installs it; without it the test is skipped (a failure when CI is set).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use expect_test::expect;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tern_test_prometheus::Prometheus;
 
 use crate::support::Running;
 
@@ -21,11 +18,11 @@ const INSTANCE_ID: &str = "prometheus-self-1";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_discovers_scrapes_and_forgets_a_registered_service() {
-    let Some(binary) = prometheus_binary() else {
+    let Some(binary) = tern_test_prometheus::binary() else {
         return;
     };
     let registry = Running::start().await;
-    let prometheus = Prometheus::start(&binary, registry.http).await;
+    let prometheus = Prometheus::start(&binary, &config(registry.http)).await;
 
     // Prometheus scrapes itself: its own `/metrics`, registered like any other service.
     registry
@@ -113,25 +110,6 @@ async fn prometheus_discovers_scrapes_and_forgets_a_registered_service() {
     registry.stop().await;
 }
 
-/// `/usr/bin/prometheus` (or `TERN_TEST_PROMETHEUS`); `None` means skip, only outside CI.
-fn prometheus_binary() -> Option<PathBuf> {
-    let binary = std::env::var_os("TERN_TEST_PROMETHEUS")
-        .map_or_else(|| PathBuf::from("/usr/bin/prometheus"), PathBuf::from);
-    if binary.is_file() {
-        return Some(binary);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is missing: with CI set this test must run (scripts/test-deps installs prometheus)",
-        binary.display()
-    );
-    eprintln!(
-        "skipping: {} is missing (apt-get install prometheus, or scripts/test-deps)",
-        binary.display()
-    );
-    None
-}
-
 /// The active target of our service in the `tern` scrape pool, if any.
 fn our_target(targets: &Value) -> Option<Value> {
     targets["data"]["activeTargets"]
@@ -180,96 +158,6 @@ where
     }
 }
 
-/// A throwaway Prometheus with its config and TSDB in a temporary directory, killed and
-/// removed on drop.
-struct Prometheus {
-    addr: SocketAddr,
-    child: Child,
-    dir: TempDir,
-}
-
-impl Prometheus {
-    /// Prometheus takes a port number, not a socket, so this asks the kernel for a free
-    /// port, releases it and lets Prometheus bind it; if another process took it meanwhile,
-    /// Prometheus exits with "address already in use" and the next try has another port.
-    async fn start(binary: &Path, registry: SocketAddr) -> Self {
-        for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free loopback port")
-                .port();
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            let dir = TempDir::new("tern-prometheus");
-            std::fs::write(dir.0.join("prom.yml"), config(registry)).expect("write prom.yml");
-            let log = std::fs::File::create(dir.0.join("prometheus.log")).expect("create log");
-            let child = std::process::Command::new(binary)
-                .arg(format!(
-                    "--config.file={}",
-                    dir.0.join("prom.yml").display()
-                ))
-                .arg(format!(
-                    "--storage.tsdb.path={}",
-                    dir.0.join("data").display()
-                ))
-                .arg(format!("--web.listen-address={addr}"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-            let mut prometheus = Prometheus { addr, child, dir };
-            if prometheus.wait_ready().await {
-                return prometheus;
-            }
-            let log = prometheus.log();
-            assert!(
-                log.contains("address already in use"),
-                "prometheus exited before it was ready:\n{log}"
-            );
-        }
-        panic!("prometheus found no free port in 5 tries");
-    }
-
-    /// Polls `/-/ready` until 200 (true) or until the process exits (false), for 60 s.
-    async fn wait_ready(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait on prometheus") {
-                eprintln!("prometheus exited with {status}");
-                return false;
-            }
-            if let Ok((200, _)) = http_get(self.addr, "/-/ready").await {
-                return true;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "prometheus not ready within 60s:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn get_json(&self, path: &str) -> Result<Value, String> {
-        match http_get(self.addr, path).await {
-            Ok((200, body)) => serde_json::from_str(&body).map_err(|e| format!("{e}: {body}")),
-            Ok((status, body)) => Err(format!("{path}: HTTP {status}: {body}")),
-            Err(e) => Err(format!("{path}: {e}")),
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.0.join("prometheus.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn config(registry: SocketAddr) -> String {
     format!(
         r#"global:
@@ -291,48 +179,4 @@ scrape_configs:
         target_label: __metrics_path__
 "#
     )
-}
-
-/// A one-shot HTTP/1.0 GET (no chunked encoding, the body runs to EOF): status and body.
-async fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
-    let exchange = async {
-        let mut stream = TcpStream::connect(addr).await?;
-        let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
-        stream.write_all(request.as_bytes()).await?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await?;
-        Ok::<_, std::io::Error>(raw)
-    };
-    let raw = tokio::time::timeout(Duration::from_secs(5), exchange)
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer in 5s"))??;
-    let text = String::from_utf8_lossy(&raw);
-    let invalid = || std::io::Error::new(std::io::ErrorKind::InvalidData, text.to_string());
-    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(invalid)?;
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(invalid)?;
-    Ok((status, body.to_string()))
-}
-
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(prefix: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let path = std::env::temp_dir().join(format!("{prefix}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&path).expect("create a temporary directory");
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

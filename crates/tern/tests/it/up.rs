@@ -34,6 +34,12 @@ dns = "127.0.0.1:0"
 [broker]
 listen = "127.0.0.1:0"
 
+[telemetry]
+otlp_grpc = "127.0.0.1:0"
+otlp_http = "127.0.0.1:0"
+statsd_listen = "127.0.0.1:0"
+statsd_metrics = "127.0.0.1:0"
+
 [services.search]
 builtin = "search"
 replicas = {replicas}
@@ -394,6 +400,12 @@ dns = "127.0.0.1:0"
 [broker]
 listen = "127.0.0.1:0"
 
+[telemetry]
+otlp_grpc = "127.0.0.1:0"
+otlp_http = "127.0.0.1:0"
+statsd_listen = "127.0.0.1:0"
+statsd_metrics = "127.0.0.1:0"
+
 [services.web]
 command = ["sh", "-c", "echo greeting=$GREETING; exec python3 -m http.server ${PORT} --bind 127.0.0.1"]
 health = { kind = "http", path = "/" }
@@ -527,6 +539,12 @@ dns = "127.0.0.1:0"
 [broker]
 listen = "127.0.0.1:0"
 
+[telemetry]
+otlp_grpc = "127.0.0.1:0"
+otlp_http = "127.0.0.1:0"
+statsd_listen = "127.0.0.1:0"
+statsd_metrics = "127.0.0.1:0"
+
 [services.boom]
 command = ["sh", "-c", "echo boom-marker; exit 3"]
 "#,
@@ -576,6 +594,10 @@ external = "{}"
 
 [broker]
 embedded = false
+
+[telemetry]
+traces = false
+statsd = false
 
 [services.front]
 command = ["python3", "-m", "http.server", "${{PORT}}", "--bind", "127.0.0.1"]
@@ -677,4 +699,91 @@ fn replica_logs_are_shipped_to_the_broker() {
     });
     let _ = follower.kill();
     let _ = follower.wait();
+}
+
+/// Observability of a running platform: the search service's calls become traces in the
+/// embedded OTLP receiver, a stock StatsD line becomes a Prometheus metric, and a real
+/// Prometheus with the shipped example config discovers the replica through the registry
+/// and computes its request rate.
+#[test]
+fn services_are_traced_measured_and_scraped() {
+    let platform = Platform::new(&search_toml(1, ""));
+    let ran = platform.up();
+    assert!(ran.status.success(), "tern up --detach: {ran}");
+    let registry = platform.registry().to_string();
+    let search = || {
+        let ran = platform.tern(&[
+            "search",
+            "--registry",
+            &registry,
+            "--lat",
+            "48.85",
+            "--lng",
+            "2.35",
+        ]);
+        assert!(ran.status.success(), "tern search: {ran}");
+    };
+    search();
+
+    let otlp_http: SocketAddr = platform.logged_address("otlp_http").parse().unwrap();
+    eventually("a trace of the search service in the OTLP receiver", || {
+        let (status, body) =
+            http(otlp_http, "GET", "/api/traces?service=search-service", "").ok()?;
+        let traces: Value = serde_json::from_str(&body).ok()?;
+        let found = status == 200
+            && traces["traces"].as_array().is_some_and(|all| {
+                all.iter().any(|t| {
+                    t["root_service"] == "search-service"
+                        && t["root_name"] == "Search/search"
+                })
+            });
+        (!found).then(|| format!("{status}: {body}"))
+    });
+
+    let statsd: SocketAddr = platform.logged_address("statsd_udp").parse().unwrap();
+    let statsd_metrics: SocketAddr = platform.logged_address("statsd_metrics").parse().unwrap();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    eventually("a StatsD counter on the StatsD metrics endpoint", || {
+        socket
+            .send_to(b"checkout.orders:1|c|#region:eu", statsd)
+            .ok()?;
+        let (_, body) = http(statsd_metrics, "GET", "/metrics", "").ok()?;
+        let found = body
+            .lines()
+            .any(|l| l.starts_with("checkout_orders_total{region=\"eu\"} "));
+        (!found).then_some(body)
+    });
+
+    let Some(prometheus) = tern_test_prometheus::binary() else {
+        return;
+    };
+    let config = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/prometheus/prometheus.yml"),
+    )
+    .expect("the shipped Prometheus config")
+    .replace("127.0.0.1:8500", &registry)
+    .replace("127.0.0.1:9102", &statsd_metrics.to_string())
+    .replace(": 5s", ": 1s");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let prometheus = runtime.block_on(tern_test_prometheus::Prometheus::start(
+        &prometheus,
+        &config,
+    ));
+    let rate = "sum(rate(rpc_server_call_duration_seconds_count{service=\"search-service\",rpc_method=\"search\"}[10s]))";
+    eventually(
+        "Prometheus computes the search service's request rate",
+        || {
+            search();
+            let result = runtime.block_on(prometheus.query(rate)).ok()?;
+            let value: f64 = result.first()?["value"][1].as_str()?.parse().ok()?;
+            (value <= 0.0).then(|| format!("rate {value}"))
+        },
+    );
+    eventually("Prometheus scraped the StatsD metrics too", || {
+        let seen = runtime
+            .block_on(prometheus.query("checkout_orders_total"))
+            .ok()?;
+        seen.is_empty()
+            .then(|| "no checkout_orders_total yet".to_owned())
+    });
 }
