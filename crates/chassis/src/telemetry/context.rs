@@ -167,6 +167,23 @@ pub fn current() -> Option<CallContext> {
     CURRENT.try_with(Clone::clone).ok()
 }
 
+/// Adds the current call's `traceparent` (the call's span as the parent), `tracestate` and
+/// `x-request-id` to the headers of an outgoing HTTP request made with another client
+/// (the discovery client and the producer do this themselves). Outside a call, nothing.
+pub fn inject(headers: &mut http::HeaderMap) {
+    with_current(|call| {
+        if let Ok(value) = HeaderValue::try_from(call.trace.traceparent()) {
+            headers.insert(TRACEPARENT, value);
+        }
+        if let Some(tracestate) = &call.tracestate {
+            headers.insert(TRACESTATE, tracestate.clone());
+        }
+        if let Some(request_id) = &call.request_id {
+            headers.insert(crate::request::REQUEST_ID_HEADER, request_id.clone());
+        }
+    });
+}
+
 /// Reads one thing from the current context without cloning it.
 pub(crate) fn with_current<R>(read: impl FnOnce(&CallContext) -> R) -> Option<R> {
     CURRENT.try_with(read).ok()
@@ -242,6 +259,23 @@ mod tests {
             };
             assert!(error.contains(expected), "{value:?}: {error}");
         }
+    }
+
+    #[tokio::test]
+    async fn inject_writes_the_current_call_only() {
+        let mut headers = http::HeaderMap::new();
+        inject(&mut headers);
+        assert!(headers.is_empty(), "outside a call");
+        let call = CallContext {
+            trace: TraceContext::parse_traceparent(EXAMPLE).unwrap(),
+            tracestate: Some(HeaderValue::from_static("vendor=1")),
+            request_id: Some(HeaderValue::from_static("r-1")),
+            telemetry: Telemetry::new(&crate::TelemetryConfig::default()),
+        };
+        scope(call, async { inject(&mut headers) }).await;
+        assert_eq!(headers[TRACEPARENT].as_bytes(), EXAMPLE);
+        assert_eq!(headers[TRACESTATE], "vendor=1");
+        assert_eq!(headers["x-request-id"], "r-1");
     }
 
     #[test]

@@ -270,7 +270,8 @@ impl Call {
 /// are counted in the metrics but get no span (they would crowd real traces out of a
 /// bounded store).
 fn is_probe(path: &str) -> bool {
-    path.starts_with("/grpc.health.v1.Health/") || matches!(path, "/healthz" | "/readyz" | "/metrics")
+    path.starts_with("/grpc.health.v1.Health/")
+        || matches!(path, "/healthz" | "/readyz" | "/metrics")
 }
 
 /// The call's span: a child of the caller's `traceparent` (kept when valid), else a new

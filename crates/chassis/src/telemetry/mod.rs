@@ -44,7 +44,7 @@ mod red;
 
 use std::sync::Arc;
 
-pub use context::{current, CallContext, TraceContext, TraceparentError};
+pub use context::{current, inject, CallContext, TraceContext, TraceparentError};
 pub(crate) use export::{SpanKind, SpanQueue, SpanRecord, SpanStatus, Value};
 pub(crate) use red::Red;
 

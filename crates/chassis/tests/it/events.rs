@@ -23,7 +23,7 @@ struct Order {
 }
 
 /// An in-process broker on 127.0.0.1:0, stopped with the test's runtime.
-async fn broker() -> (String, tempfile::TempDir) {
+pub(crate) async fn broker() -> (String, tempfile::TempDir) {
     let temp = tempfile::tempdir().unwrap();
     let config = BrokerConfig {
         data_dir: temp.path().join("broker"),

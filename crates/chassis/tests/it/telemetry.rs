@@ -2,20 +2,23 @@
 //! OTLP collector (tern-traces) across client → frontend → discovery client → backend,
 //! with the parent links and the correlation id carried over each hop.
 
-use std::net::SocketAddr;
+use std::{
+    net::SocketAddr,
+    sync::{Arc, OnceLock},
+};
 
-use tern_chassis::{Balanced, Discovery, DiscoveryOptions, Service};
+use tern_chassis::{kafka::TypedProducer, Balanced, Discovery, DiscoveryOptions, Event, Service};
 use tern_proto::search::{
     search_client::SearchClient,
     search_server::{Search, SearchServer},
     MonitorResponse, SearchRequest, SearchResponses,
 };
 use tern_traces::{Listeners, StoreHandle, TraceConfig, TraceId, TraceServer};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::Notify};
 
 use crate::{
     registry::{registering, RunningRegistry},
-    support::*,
+    support::{self, *},
 };
 
 fn sample(metrics: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
@@ -212,4 +215,118 @@ async fn one_trace_spans_the_caller_the_frontend_and_the_backend() {
 
     frontend.stop().await;
     backend.stop().await;
+}
+
+/// Publishes every search's query as an order, then answers.
+#[derive(Clone)]
+struct Publish(Arc<OnceLock<TypedProducer<Order>>>);
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Order {
+    item: String,
+}
+
+#[tonic::async_trait]
+impl Search for Publish {
+    async fn monitor(
+        &self,
+        _: tonic::Request<()>,
+    ) -> Result<tonic::Response<MonitorResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("no"))
+    }
+
+    async fn search(
+        &self,
+        request: tonic::Request<SearchRequest>,
+    ) -> Result<tonic::Response<SearchResponses>, tonic::Status> {
+        let item = request.into_inner().query;
+        let producer = self
+            .0
+            .get()
+            .ok_or_else(|| tonic::Status::unavailable("no producer"))?;
+        producer
+            .send(item.clone(), &Order { item })
+            .await
+            .map_err(|e| tonic::Status::internal(e.to_string()))?;
+        Ok(tonic::Response::new(SearchResponses::default()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_follows_a_record_through_the_broker() {
+    let (store, otlp) = collector().await;
+    let (bootstrap, _data) = crate::events::broker().await;
+    let mut config = support::config();
+    config.telemetry.otlp_endpoint = Some(otlp.to_string());
+    config.broker = Some(bootstrap);
+
+    let handled = Arc::new(Notify::new());
+    let notify = handled.clone();
+    let billing = start_with(
+        Service::builder("billing").consume("orders", move |_: Event<Order>| {
+            let notify = notify.clone();
+            async move {
+                notify.notify_one();
+                Ok::<(), String>(())
+            }
+        }),
+        &config,
+    )
+    .await;
+    let producer = Arc::new(OnceLock::new());
+    let orders = start_with(
+        Service::builder("orders").grpc(SearchServer::new(Publish(producer.clone()))),
+        &config,
+    )
+    .await;
+    let typed = TypedProducer::new(orders.handle.producer().await.unwrap(), "orders");
+    assert!(producer.set(typed).is_ok());
+
+    let trace = "0af7651916cd43dd8448eb211c80319c";
+    let mut request = tonic::Request::new(SearchRequest {
+        query: "book".to_owned(),
+        ..Default::default()
+    });
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{trace}-b7ad6b7169203331-01").parse().unwrap(),
+    );
+    search_client(&orders.channel().await)
+        .search(request)
+        .await
+        .unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(15), handled.notified())
+        .await
+        .expect("billing handles the order");
+
+    let trace_id: TraceId = trace.parse().unwrap();
+    let mut spans = Vec::new();
+    eventually(
+        "server, producer and consumer spans in the collector",
+        || {
+            spans = store.trace(&trace_id).unwrap_or_default();
+            let done = spans.len() == 3;
+            async move { done }
+        },
+    )
+    .await;
+    let kind = |kind: &str| {
+        spans
+            .iter()
+            .find(|s| s.kind.as_str() == kind)
+            .unwrap_or_else(|| panic!("a {kind} span in {spans:#?}"))
+    };
+    let (server, producer, consumer) = (kind("server"), kind("producer"), kind("consumer"));
+    assert_eq!(
+        (server.service.as_str(), producer.service.as_str()),
+        ("orders", "orders")
+    );
+    assert_eq!(consumer.service, "billing");
+    assert_eq!(producer.name, "orders publish");
+    assert_eq!(consumer.name, "orders process");
+    assert_eq!(producer.parent_span_id, Some(server.span_id));
+    assert_eq!(consumer.parent_span_id, Some(producer.span_id));
+
+    orders.stop().await;
+    billing.stop().await;
 }
