@@ -195,7 +195,14 @@ fn consumed(
     let parent = record
         .header(TRACEPARENT)
         .and_then(|v| TraceContext::parse_traceparent(v).ok());
-    let trace = parent.map_or_else(TraceContext::root, |p| p.child());
+    let trace = parent.map_or_else(
+        || {
+            let mut root = TraceContext::root();
+            root.sampled = telemetry.records_spans() && telemetry.sampler.sample();
+            root
+        },
+        |p| p.child(),
+    );
     let header = |name: &str| {
         record
             .header(name)
@@ -234,7 +241,7 @@ impl Consumed {
             context: trace,
             parent: self.parent,
             kind: SpanKind::Consumer,
-            name: format!("{} process", record.topic),
+            name: format!("{} process", record.topic).into(),
             start: self.start_time,
             end: self.start_time + self.started.elapsed(),
             status: error.map_or(SpanStatus::Unset, SpanStatus::Error),
@@ -283,12 +290,15 @@ pub(crate) fn trace_headers(topic: &str, headers: &mut Vec<(String, Bytes)>) {
             Bytes::copy_from_slice(request_id.as_bytes()),
         ));
     }
+    if !trace.sampled {
+        return;
+    }
     let now = SystemTime::now();
     telemetry.record(SpanRecord {
         context: trace,
         parent: Some(parent),
         kind: SpanKind::Producer,
-        name: format!("{topic} publish"),
+        name: format!("{topic} publish").into(),
         start: now,
         end: now,
         status: SpanStatus::Unset,

@@ -38,6 +38,7 @@ use crate::{
     registration::Registrar,
     request::{CallSpan, RequestIds, REQUEST_ID_HEADER},
     service::{Service, Shared},
+    telemetry::layer::TelemetryLayer,
     Error,
 };
 
@@ -58,6 +59,7 @@ where
     let Service {
         shared,
         router,
+        telemetry_layer,
         shutdown_timeout,
         hooks,
         registration,
@@ -118,7 +120,13 @@ where
         .map(|broker| Consumers::start(broker, &instance_id, consumers, &shared.telemetry));
 
     let stop_accepting = CancellationToken::new();
-    let accept = accept_loop(listener, router, &connections, &stop_accepting);
+    let accept = accept_loop(
+        listener,
+        router,
+        telemetry_layer,
+        &connections,
+        &stop_accepting,
+    );
     let control = async {
         let mut changes = shared.state.subscribe();
         let mirror_health = async {
@@ -180,6 +188,7 @@ impl Drop for StoppedOnDrop<'_> {
 async fn accept_loop(
     listener: TcpListener,
     router: Router,
+    telemetry: Option<TelemetryLayer>,
     connections: &Connections,
     stop: &CancellationToken,
 ) {
@@ -198,6 +207,7 @@ async fn accept_loop(
                 .on_failure(DefaultOnFailure::new().level(Level::WARN)),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
+        .option_layer(telemetry)
         .service(router);
 
     loop {

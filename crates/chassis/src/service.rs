@@ -25,7 +25,10 @@ use crate::{
     live_config::{Live, ServiceKeys, Typed},
     registration::RegistrationConfig,
     server,
-    telemetry::{layer::TelemetryLayer, Telemetry},
+    telemetry::{
+        layer::{RouteToResponse, TelemetryLayer},
+        Telemetry,
+    },
     ChassisConfig, Error, LiveConfig,
 };
 
@@ -151,7 +154,10 @@ impl ServiceBuilder {
     }
 
     /// Validates the builder and `config` and sets up health.
-    pub fn build(self, config: &ChassisConfig) -> Result<Service, Error> {
+    pub fn build(mut self, config: &ChassisConfig) -> Result<Service, Error> {
+        if let Some(name) = &config.service_name {
+            self.name = name.clone();
+        }
         let invalid = |detail: String| Error::InvalidService {
             service: self.name.clone(),
             detail,
@@ -193,20 +199,23 @@ impl ServiceBuilder {
         let (state, state_rx) = watch::channel(State::new(self.ready_when_told));
 
         let telemetry = Telemetry::new(&config.telemetry);
-        let mut router = Router::new()
-            .merge(health::routes(state_rx))
-            .merge(self.grpc.add_service(health_server).into_axum_router())
-            .merge(self.http);
+        let instrumented = config.telemetry.metrics || config.telemetry.traces;
+        let mut http = health::routes(state_rx).merge(self.http);
         if config.telemetry.metrics {
-            router = router.route(
+            http = http.route(
                 "/metrics",
                 get(metrics).with_state(telemetry.registry.clone()),
             );
         }
-        let mut router = router.fallback(fallback).with_state(());
-        if config.telemetry.metrics || config.telemetry.traces {
-            router = router.layer(TelemetryLayer::new(telemetry.clone(), served));
+        if instrumented {
+            // HTTP routes only: the gRPC routes are labelled by their path.
+            http = http.route_layer(RouteToResponse);
         }
+        let router = http
+            .merge(self.grpc.add_service(health_server).into_axum_router())
+            .fallback(fallback)
+            .with_state(());
+        let telemetry_layer = instrumented.then(|| TelemetryLayer::new(telemetry.clone(), served));
 
         let client_id = config
             .instance_id
@@ -223,6 +232,7 @@ impl ServiceBuilder {
             }),
             consumers: self.consumers,
             router,
+            telemetry_layer,
             listen: config.listen,
             shutdown_timeout: config.shutdown_timeout,
             hooks: self.on_shutdown,
@@ -281,6 +291,8 @@ impl Shared {
 pub struct Service {
     pub(crate) shared: Arc<Shared>,
     pub(crate) router: Router,
+    /// Around the whole router (`None` with metrics and traces off).
+    pub(crate) telemetry_layer: Option<TelemetryLayer>,
     pub(crate) listen: SocketAddr,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) hooks: Vec<ShutdownHook>,

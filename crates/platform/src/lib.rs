@@ -35,8 +35,7 @@ pub use error::{Error, Location};
 pub use schema::json_schema;
 pub use spec::{
     BrokerSpec, Builtin, FlushSpec, HealthKind, HealthSpec, Platform, Program, RegistrySpec,
-    StatsdSpec, TelemetrySpec, TracesSpec,
-    RestartPolicy, ServiceSpec, SupervisorSpec,
+    RestartPolicy, ServiceSpec, StatsdSpec, SupervisorSpec, TelemetrySpec, TracesSpec,
 };
 
 use error::Sources;

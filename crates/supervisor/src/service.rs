@@ -460,6 +460,7 @@ impl Context {
             Program::Builtin(builtin) => {
                 env.insert("TERN_LISTEN".into(), "127.0.0.1:0".into());
                 env.insert("TERN_LOG__FORMAT".into(), "json".into());
+                env.insert("TERN_SERVICE_NAME".into(), spec.register_as.clone());
                 env.insert(
                     "TERN_CHECK_INTERVAL".into(),
                     tern_duration::format(spec.health.interval),

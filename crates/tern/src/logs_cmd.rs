@@ -28,6 +28,10 @@ pub struct LogsArgs {
     /// Only lines containing this text (case-sensitive, in the raw line).
     #[arg(long, value_name = "TEXT")]
     grep: Option<String>,
+    /// Only the JSON lines written inside this trace (their `trace_id` field), from every
+    /// service and replica: what one request did everywhere (`tern traces` lists ids).
+    #[arg(long = "trace", value_name = "TRACE_ID", value_parser = trace_id)]
+    trace_id: Option<String>,
     /// Data directory; logs are in `DATA_DIR/logs`.
     #[arg(long, env = "TERN_DATA_DIR", default_value = ".tern")]
     data_dir: PathBuf,
@@ -65,14 +69,7 @@ pub async fn run(args: LogsArgs) -> Result<()> {
             root.display()
         );
     }
-    let query = Query {
-        services,
-        since: args
-            .since
-            .map(|ago| SystemTime::now().checked_sub(ago).unwrap_or(UNIX_EPOCH)),
-        grep: args.grep,
-        trace_id: None,
-    };
+    let query = query(&args, services, SystemTime::now());
     let color =
         !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     let mut follower = Follower::new(&root, query);
@@ -94,8 +91,31 @@ pub async fn run(args: LogsArgs) -> Result<()> {
     report_skipped(&follower)
 }
 
+/// The lines `args` asks for, of `services` (empty: all), read at `now`.
+fn query(args: &LogsArgs, services: Vec<String>, now: SystemTime) -> Query {
+    Query {
+        services,
+        since: args
+            .since
+            .map(|ago| now.checked_sub(ago).unwrap_or(UNIX_EPOCH)),
+        grep: args.grep.clone(),
+        trace_id: args.trace_id.clone(),
+    }
+}
+
+/// A trace id as the chassis writes it in log lines: 32 lowercase hex digits.
+fn trace_id(text: &str) -> Result<String, String> {
+    text.parse::<tern_traces::TraceId>()
+        .map(|id| id.to_string())
+        .map_err(|e| e.to_string())
+}
+
 /// `--broker`: a consumer group of its own on `logs.SERVICE`, from the latest offsets.
 async fn follow_broker(args: LogsArgs, broker: &str) -> Result<()> {
+    if args.trace_id.is_some() {
+        // A trace is over by the time its id is known: its lines are in the stored logs.
+        bail!("--trace reads the stored logs; it does not apply with --broker");
+    }
     if args.services.is_empty() {
         bail!("--broker needs the services to follow, e.g. `tern logs --broker {broker} search-service`");
     }
@@ -228,6 +248,76 @@ fn report_skipped(follower: &Follower) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+    use tern_logs::{LogStore, Stream};
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: LogsArgs,
+    }
+
+    fn args(argv: &[&str]) -> LogsArgs {
+        Cli::try_parse_from(std::iter::once("logs").chain(argv.iter().copied()))
+            .unwrap_or_else(|e| panic!("{argv:?}: {e}"))
+            .args
+    }
+
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+    #[test]
+    fn trace_keeps_the_lines_of_one_trace_from_every_service_and_replica() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join("logs");
+        let store = LogStore::new(root.clone(), 1 << 20);
+        let now = SystemTime::now();
+        let lines = [
+            ("search-service", "search-service-1", format!(r#"{{"level":"INFO","message":"search","trace_id":"{TRACE}","span_id":"00f067aa0ba902b7"}}"#)),
+            ("search-service", "search-service-2", r#"{"level":"INFO","message":"other","trace_id":"0af7651916cd43dd8448eb211c80319c"}"#.to_owned()),
+            ("geo-worker", "geo-worker-1", format!(r#"{{"level":"WARN","message":"slow","fields":{{"trace_id":"{TRACE}"}}}}"#)),
+            ("geo-worker", "geo-worker-1", format!("plain text mentioning {TRACE}")),
+            ("geo-worker", "geo-worker-2", r#"{"level":"INFO","message":"no trace"}"#.to_owned()),
+        ];
+        for (service, replica, line) in &lines {
+            store
+                .writer(service)
+                .expect("writer")
+                .append(replica, Stream::Stderr, now, line.as_bytes())
+                .expect("append");
+        }
+        let read = |argv: &[&str]| -> Vec<String> {
+            tern_logs::read(&root, &query(&args(argv), Vec::new(), now))
+                .expect("read")
+                .into_iter()
+                .map(|record| format!("{} {}", record.replica, record.line))
+                .collect()
+        };
+        // Upper case is accepted: ids are written in lower case.
+        let traced = read(&["--trace", &TRACE.to_uppercase()]);
+        assert_eq!(traced.len(), 2, "{traced:#?}");
+        assert!(
+            traced.iter().any(|l| l.starts_with("search-service-1 ")),
+            "{traced:#?}"
+        );
+        assert!(
+            traced.iter().any(|l| l.starts_with("geo-worker-1 {")),
+            "{traced:#?}"
+        );
+        // With --grep, both must hold.
+        assert_eq!(read(&["--trace", TRACE, "--grep", "slow"]).len(), 1);
+        assert_eq!(read(&["--trace", TRACE, "--grep", "nothing"]).len(), 0);
+        assert_eq!(read(&[]).len(), lines.len());
+    }
+
+    #[test]
+    fn a_trace_id_must_be_32_hex_digits() {
+        let error = Cli::try_parse_from(["logs", "--trace", "abc"])
+            .err()
+            .expect("invalid id")
+            .to_string();
+        assert!(error.contains("expected 32 hex digits"), "{error}");
+        assert_eq!(args(&["--trace", TRACE]).trace_id.as_deref(), Some(TRACE));
+    }
 
     #[test]
     fn names_resolve_to_directories() {

@@ -13,6 +13,8 @@ mod points;
 mod registry_cmd;
 mod search_cmd;
 mod service_cmd;
+mod top_cmd;
+mod traces_cmd;
 mod up;
 
 use anyhow::{Context, Result};
@@ -69,6 +71,13 @@ enum Command {
     Bench(bench::BenchCommand),
     /// Show service logs: all replicas interleaved in time order.
     Logs(logs_cmd::LogsArgs),
+    /// Recent traces from the trace collector `tern up` runs, newest first.
+    Traces(traces_cmd::TracesArgs),
+    /// One trace as a waterfall: every span on a shared time axis.
+    Trace(traces_cmd::TraceArgs),
+    /// Live per-service requests per second, errors, latency and in-flight calls, from
+    /// the /metrics of every instance in the registry.
+    Top(top_cmd::TopArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -105,5 +114,8 @@ fn run(command: Command) -> Result<()> {
         Command::Kv(command) => client_runtime()?.block_on(kv_cmd::run(command)),
         Command::Bench(command) => bench::run(command),
         Command::Logs(args) => client_runtime()?.block_on(logs_cmd::run(args)),
+        Command::Traces(args) => client_runtime()?.block_on(traces_cmd::list(args)),
+        Command::Trace(args) => client_runtime()?.block_on(traces_cmd::show(args)),
+        Command::Top(args) => client_runtime()?.block_on(top_cmd::run(args)),
     }
 }

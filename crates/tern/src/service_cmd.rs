@@ -45,7 +45,12 @@ pub fn run(args: ServiceArgs) -> Result<()> {
 }
 
 async fn serve(config: search_service::Config) -> Result<()> {
-    tern_chassis::init_logging(&config.chassis.log, SERVICE_NAME)?;
+    let name = config
+        .chassis
+        .service_name
+        .clone()
+        .unwrap_or_else(|| SERVICE_NAME.to_owned());
+    tern_chassis::init_logging(&config.chassis.log, &name)?;
     let service = SearchService::build(&config)
         .await
         .context("starting the search service")?;
@@ -53,10 +58,11 @@ async fn serve(config: search_service::Config) -> Result<()> {
     let features = service.dataset().len();
     tokio::spawn(async move {
         if let Some(address) = handle.listening().await {
-            println!("{SERVICE_NAME} serving {features} features on {address} (Ctrl-C stops)");
+            let name = handle.name();
+            println!("{name} serving {features} features on {address} (Ctrl-C stops)");
         }
     });
     service.run().await?;
-    println!("{SERVICE_NAME} stopped");
+    println!("{name} stopped");
     Ok(())
 }

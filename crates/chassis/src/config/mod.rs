@@ -73,6 +73,10 @@ pub struct ChassisConfig {
     /// embedded broker or a real Kafka. Needed by consumers declared with
     /// [`crate::ServiceBuilder::consume`] and by [`crate::Handle::producer`]. Default unset.
     pub broker: Option<String>,
+    /// The name to register, log and report telemetry under instead of the one the
+    /// service was built with (env `TERN_SERVICE_NAME`; `tern up` sets it from
+    /// `register_as`), so one program can run as several services. Default unset.
+    pub service_name: Option<String>,
 }
 
 /// A value that never shows in `{:?}` output, so configs can be logged whole.
@@ -114,6 +118,7 @@ impl Default for ChassisConfig {
             registry_token: None,
             config_prefix: None,
             broker: None,
+            service_name: None,
         }
     }
 }
@@ -230,6 +235,10 @@ pub struct TelemetryConfig {
     /// `TERN_TELEMETRY__OTLP_ENDPOINT`, else the standard `OTEL_EXPORTER_OTLP_ENDPOINT`.
     /// Unset: spans are not exported (ids still travel and appear in logs).
     pub otlp_endpoint: Option<String>,
+    /// At most this many new traces recorded per second by this replica (a call with a
+    /// caller's sampled `traceparent` is always recorded, so traces stay whole): every
+    /// call in development, a bounded cost under load. 0: no limit. Default 100.
+    pub traces_per_second: u32,
 }
 
 impl Default for TelemetryConfig {
@@ -238,6 +247,7 @@ impl Default for TelemetryConfig {
             metrics: true,
             traces: true,
             otlp_endpoint: None,
+            traces_per_second: 100,
         }
     }
 }

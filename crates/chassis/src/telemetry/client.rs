@@ -95,7 +95,7 @@ impl ClientCall {
                 elapsed.as_secs_f64(),
             );
         }
-        if !self.telemetry.records_spans() {
+        if !self.trace.sampled || !self.telemetry.records_spans() {
             return;
         }
         let status = match (code, error) {
@@ -107,7 +107,7 @@ impl ClientCall {
             context: self.trace,
             parent: Some(self.parent),
             kind: SpanKind::Client,
-            name: format!("{}/{}", self.service, self.method),
+            name: format!("{}/{}", self.service, self.method).into(),
             start: self.start_time,
             end: self.start_time + elapsed,
             status,

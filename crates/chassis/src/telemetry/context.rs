@@ -38,19 +38,22 @@ pub enum TraceparentError {
 impl TraceContext {
     /// A new trace's root span.
     pub fn root() -> Self {
-        let mut rng = rand::rng();
         TraceContext {
-            trace_id: nonzero(|| rng.random::<[u8; 16]>()),
-            span_id: nonzero(|| rng.random::<[u8; 8]>()),
+            trace_id: nonzero(|| {
+                let mut id = [0; 16];
+                id[..8].copy_from_slice(&random_u64().to_le_bytes());
+                id[8..].copy_from_slice(&random_u64().to_le_bytes());
+                id
+            }),
+            span_id: nonzero(|| random_u64().to_le_bytes()),
             sampled: true,
         }
     }
 
     /// A new span in this trace (its parent is `self`).
     pub fn child(&self) -> Self {
-        let mut rng = rand::rng();
         TraceContext {
-            span_id: nonzero(|| rng.random::<[u8; 8]>()),
+            span_id: nonzero(|| random_u64().to_le_bytes()),
             ..*self
         }
     }
@@ -111,6 +114,21 @@ impl fmt::Debug for TraceContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.traceparent())
     }
+}
+
+/// Ids need uniqueness, not secrecy (W3C asks for random, not unpredictable, ids): a
+/// per-thread wyrand generator seeded once from the OS-seeded `rand::rng()`, a few
+/// nanoseconds per id on every call's path instead of a ChaCha block.
+fn random_u64() -> u64 {
+    thread_local! {
+        static STATE: std::cell::Cell<u64> = std::cell::Cell::new(rand::rng().random());
+    }
+    STATE.with(|state| {
+        let next = state.get().wrapping_add(0xa076_1d64_78bd_642f);
+        state.set(next);
+        let mixed = u128::from(next) * u128::from(next ^ 0xe703_7ed1_a0b4_28db);
+        (mixed >> 64) as u64 ^ mixed as u64
+    })
 }
 
 fn nonzero<const N: usize>(mut draw: impl FnMut() -> [u8; N]) -> [u8; N] {

@@ -46,9 +46,13 @@ pub(crate) enum SpanStatus {
     Error(String),
 }
 
+/// An attribute value, in whatever form was cheapest where the span was recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Value {
     Str(String),
+    Shared(std::sync::Arc<str>),
+    Static(&'static str),
+    Header(http::HeaderValue),
     Int(i64),
 }
 
@@ -59,7 +63,7 @@ pub(crate) struct SpanRecord {
     pub(crate) context: TraceContext,
     pub(crate) parent: Option<[u8; 8]>,
     pub(crate) kind: SpanKind,
-    pub(crate) name: String,
+    pub(crate) name: std::sync::Arc<str>,
     pub(crate) start: SystemTime,
     pub(crate) end: SystemTime,
     pub(crate) status: SpanStatus,
@@ -90,13 +94,18 @@ impl SpanQueue {
     }
 
     /// Starts exporting to `endpoint` (`HOST:PORT` or `http://HOST:PORT`) until `stop`,
-    /// then exports what is queued. `None` when an exporter already took the queue.
+    /// then exports what is queued; the receiver resolves once it is done. `None` when an
+    /// exporter already took the queue.
+    ///
+    /// The exporter has its own thread and runtime (with its own connection): converting
+    /// and encoding spans is most of their cost, and a service runs on one worker thread
+    /// by default, which stays free for calls.
     pub(crate) fn start_exporter(
         self: &std::sync::Arc<Self>,
         endpoint: &str,
         resource: Vec<(&'static str, String)>,
         stop: CancellationToken,
-    ) -> Option<tokio::task::JoinHandle<()>> {
+    ) -> Option<tokio::sync::oneshot::Receiver<()>> {
         let receiver = self
             .receiver
             .lock()
@@ -107,15 +116,14 @@ impl SpanQueue {
         } else {
             format!("http://{endpoint}")
         };
-        let channel = match tonic::transport::Endpoint::from_shared(uri) {
-            Ok(endpoint) => endpoint.tcp_nodelay(true).connect_lazy(),
+        let target = match tonic::transport::Endpoint::from_shared(uri) {
+            Ok(target) => target.tcp_nodelay(true),
             Err(error) => {
                 warn!(endpoint, %error, "traces: unusable OTLP endpoint; spans are not exported");
                 return None;
             }
         };
         let exporter = Exporter {
-            client: TraceServiceClient::new(channel),
             resource: Resource {
                 attributes: resource
                     .into_iter()
@@ -127,12 +135,34 @@ impl SpanQueue {
             endpoint: endpoint.to_owned(),
             reported_dropped: 0,
         };
-        Some(tokio::spawn(exporter.run(receiver, stop)))
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("otlp-export".to_owned())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(async {
+                        // Made here, so the connection's task runs on this runtime.
+                        let client = TraceServiceClient::new(target.connect_lazy());
+                        exporter.run(client, receiver, stop).await;
+                    }),
+                    Err(error) => warn!(%error, "traces: cannot start the exporter's runtime; spans are not exported"),
+                }
+                let _ = done.send(());
+            });
+        match spawned {
+            Ok(_) => Some(finished),
+            Err(error) => {
+                warn!(%error, "traces: cannot start the exporter thread; spans are not exported");
+                None
+            }
+        }
     }
 }
 
 struct Exporter {
-    client: TraceServiceClient<tonic::transport::Channel>,
     resource: Resource,
     queue: std::sync::Arc<SpanQueue>,
     endpoint: String,
@@ -140,7 +170,12 @@ struct Exporter {
 }
 
 impl Exporter {
-    async fn run(mut self, mut receiver: mpsc::Receiver<SpanRecord>, stop: CancellationToken) {
+    async fn run(
+        mut self,
+        mut client: TraceServiceClient<tonic::transport::Channel>,
+        mut receiver: mpsc::Receiver<SpanRecord>,
+        stop: CancellationToken,
+    ) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         loop {
             let first = tokio::select! {
@@ -160,25 +195,29 @@ impl Exporter {
                     () = stop.cancelled() => break,
                 }
             }
-            self.export(&mut batch).await;
+            self.export(&mut client, &mut batch).await;
         }
         // Stopping: what is queued goes out in one last round.
         while let Ok(span) = receiver.try_recv() {
             batch.push(span);
             if batch.len() == MAX_BATCH {
-                self.export(&mut batch).await;
+                self.export(&mut client, &mut batch).await;
             }
         }
-        self.export(&mut batch).await;
+        self.export(&mut client, &mut batch).await;
     }
 
-    async fn export(&mut self, batch: &mut Vec<SpanRecord>) {
+    async fn export(
+        &mut self,
+        client: &mut TraceServiceClient<tonic::transport::Channel>,
+        batch: &mut Vec<SpanRecord>,
+    ) {
         if batch.is_empty() {
             return;
         }
         let count = batch.len();
         let request = request(self.resource.clone(), batch.drain(..));
-        let exported = tokio::time::timeout(EXPORT_TIMEOUT, self.client.export(request)).await;
+        let exported = tokio::time::timeout(EXPORT_TIMEOUT, client.export(request)).await;
         match exported {
             Ok(Ok(response)) => {
                 let rejected = response
@@ -249,7 +288,7 @@ fn otlp_span(record: SpanRecord) -> Span {
         span_id: record.context.span_id.to_vec(),
         parent_span_id: record.parent.map(|p| p.to_vec()).unwrap_or_default(),
         flags: u32::from(record.context.sampled),
-        name: record.name,
+        name: record.name.to_string(),
         kind: kind as i32,
         start_time_unix_nano: unix_nanos(record.start),
         end_time_unix_nano: unix_nanos(record.end),
@@ -266,6 +305,11 @@ fn otlp_span(record: SpanRecord) -> Span {
 fn key_value(key: &str, value: Value) -> KeyValue {
     let value = match value {
         Value::Str(s) => any_value::Value::StringValue(s),
+        Value::Shared(s) => any_value::Value::StringValue(s.to_string()),
+        Value::Static(s) => any_value::Value::StringValue(s.to_owned()),
+        Value::Header(h) => {
+            any_value::Value::StringValue(String::from_utf8_lossy(h.as_bytes()).into_owned())
+        }
         Value::Int(i) => any_value::Value::IntValue(i),
     };
     KeyValue {

@@ -1,5 +1,4 @@
-//! The server side: one layer on the router's routes (`Router::layer`, so the matched
-//! route is known) that makes each call's trace context
+//! The server side: one layer around the router that makes each call's trace context
 //! current, and records the call's metrics and span when its response body ends (for
 //! gRPC the status is in the trailers, so the call is not over when the handler returns).
 
@@ -16,8 +15,8 @@ use tower::{Layer, Service};
 
 use super::{
     context::{self, CallContext, TraceContext, TRACEPARENT, TRACESTATE},
+    methods::GrpcMethod,
     observe::ObservedBody,
-    red::OTHER_METHOD,
     SpanKind, SpanRecord, SpanStatus, Telemetry, Value,
 };
 use crate::request::REQUEST_ID_HEADER;
@@ -94,20 +93,14 @@ struct Call {
     parent: Option<[u8; 8]>,
     kind: CallKind,
     http_status: u16,
-    /// The route axum matched (`Router::layer` runs after routing); `None` for the
+    /// The HTTP route axum matched ([`RouteToResponse`]); `None` for gRPC and the
     /// fallback.
     route: Option<MatchedPath>,
 }
 
 enum CallKind {
-    Grpc {
-        /// `package.Service`, or [`OTHER_METHOD`] when not served.
-        service: String,
-        method: String,
-    },
-    Http {
-        method: http::Method,
-    },
+    Grpc(Arc<GrpcMethod>),
+    Http { method: http::Method },
 }
 
 impl Call {
@@ -118,32 +111,22 @@ impl Call {
             .get(http::header::CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
         let kind = if grpc {
-            let path = request.uri().path().trim_start_matches('/');
-            let (service, method) = path.split_once('/').unwrap_or((path, ""));
-            if layer.grpc_services.iter().any(|s| s == service) {
-                CallKind::Grpc {
-                    service: service.to_owned(),
-                    method: method.to_owned(),
-                }
-            } else {
-                CallKind::Grpc {
-                    service: OTHER_METHOD.to_owned(),
-                    method: OTHER_METHOD.to_owned(),
-                }
-            }
+            let method = telemetry.grpc_methods.get(
+                request.uri().path(),
+                &layer.grpc_services,
+                telemetry.red.as_ref(),
+            );
+            method.started();
+            CallKind::Grpc(method)
         } else {
-            CallKind::Http {
-                method: request.method().clone(),
+            let method = request.method().clone();
+            if let Some(red) = &telemetry.red {
+                red.http_started(method.as_str());
             }
+            CallKind::Http { method }
         };
-        if let Some(red) = &telemetry.red {
-            match &kind {
-                CallKind::Grpc { service, .. } => red.rpc_started(service),
-                CallKind::Http { method } => red.http_started(method.as_str()),
-            }
-        }
         let (context, parent) = if telemetry.traces && !is_probe(request.uri().path()) {
-            let (trace, parent) = incoming(headers);
+            let (trace, parent) = incoming(headers, &telemetry);
             let context = CallContext {
                 trace,
                 tracestate: parent.and(headers.get(TRACESTATE).cloned()),
@@ -154,20 +137,26 @@ impl Call {
         } else {
             (None, None)
         };
+        let start_time = if context.as_ref().is_some_and(|c| c.trace.sampled) {
+            SystemTime::now()
+        } else {
+            SystemTime::UNIX_EPOCH
+        };
         Call {
             telemetry,
             started: Instant::now(),
-            start_time: SystemTime::now(),
+            start_time,
             context,
             parent,
             kind,
             http_status: 0,
-            route: request.extensions().get::<MatchedPath>().cloned(),
+            route: None,
         }
     }
 
-    fn watch(mut self, response: Response<Body>) -> Response<Body> {
+    fn watch(mut self, mut response: Response<Body>) -> Response<Body> {
         self.http_status = response.status().as_u16();
+        self.route = response.extensions_mut().remove::<MatchedPath>();
         let (parts, body) = response.into_parts();
         let body = ObservedBody::new(body, &parts.headers, move |status, ended| {
             self.finish(status, ended)
@@ -175,83 +164,72 @@ impl Call {
         Response::from_parts(parts, Body::new(body))
     }
 
-    fn finish(mut self, grpc_status: Option<i32>, ended: bool) {
-        let seconds = self.started.elapsed().as_secs_f64();
-        let code = match &self.kind {
-            CallKind::Grpc { .. } => grpc_status.unwrap_or(if ended {
-                // No grpc-status at all: not a gRPC answer (2 = UNKNOWN).
-                2
-            } else {
-                // The client went away before the end (1 = CANCELLED).
-                1
-            }),
-            CallKind::Http { .. } => 0,
-        };
-        if let CallKind::Grpc { service, method } = &mut self.kind {
-            // UNIMPLEMENTED from a served service: a method it does not have.
-            if code == 12 {
-                *method = OTHER_METHOD.to_owned();
-            }
-            if service == OTHER_METHOD {
-                *method = OTHER_METHOD.to_owned();
-            }
-        }
+    fn finish(self, grpc_status: Option<i32>, ended: bool) {
+        let elapsed = self.started.elapsed();
+        let seconds = elapsed.as_secs_f64();
+        let red = self.telemetry.red.as_ref();
         let route = self.route.as_ref().map_or("", |r| r.as_str());
-        if let Some(red) = &self.telemetry.red {
-            match &self.kind {
-                CallKind::Grpc { service, method } => {
-                    red.rpc_finished(service, method, code, seconds)
-                }
-                CallKind::Http { method } => {
-                    red.http_finished(method.as_str(), route, self.http_status, seconds)
-                }
+        let code = match &self.kind {
+            CallKind::Grpc(method) => {
+                // No grpc-status at all: not a gRPC answer (2 = UNKNOWN); dropped before
+                // the end: the client went away (1 = CANCELLED).
+                let code = grpc_status.unwrap_or(if ended { 2 } else { 1 });
+                method.finished(red, code, seconds);
+                code
             }
-        }
-        let Some(context) = self.context.take() else {
+            CallKind::Http { method } => {
+                if let Some(red) = red {
+                    red.http_finished(method.as_str(), route, self.http_status, seconds);
+                }
+                0
+            }
+        };
+        let Some(context) = self.context.filter(|c| c.trace.sampled) else {
             return;
         };
         if !self.telemetry.records_spans() {
             return;
         }
-        let (name, status, attributes) = match &self.kind {
-            CallKind::Grpc { service, method } => (
-                format!("{service}/{method}"),
-                if code == 0 {
+        let mut attributes = Vec::with_capacity(5);
+        let (name, status) = match &self.kind {
+            CallKind::Grpc(method) => {
+                attributes.extend([
+                    ("rpc.system", Value::Static("grpc")),
+                    ("rpc.service", Value::Shared(method.service.clone())),
+                    ("rpc.method", Value::Shared(method.method.clone())),
+                    ("rpc.grpc.status_code", Value::Int(i64::from(code))),
+                ]);
+                let status = if code == 0 {
                     SpanStatus::Unset
                 } else {
                     SpanStatus::Error(format!("gRPC status {code}"))
-                },
-                vec![
-                    ("rpc.system", Value::Str("grpc".to_owned())),
-                    ("rpc.service", Value::Str(service.clone())),
-                    ("rpc.method", Value::Str(method.clone())),
-                    ("rpc.grpc.status_code", Value::Int(i64::from(code))),
-                ],
-            ),
-            CallKind::Http { method } => (
-                if route.is_empty() {
-                    method.to_string()
-                } else {
-                    format!("{method} {route}")
-                },
-                if self.http_status >= 500 {
-                    SpanStatus::Error(format!("HTTP {}", self.http_status))
-                } else {
-                    SpanStatus::Unset
-                },
-                vec![
+                };
+                (method.span_name.clone(), status)
+            }
+            CallKind::Http { method } => {
+                attributes.extend([
                     ("http.request.method", Value::Str(method.to_string())),
                     ("http.route", Value::Str(route.to_owned())),
                     (
                         "http.response.status_code",
                         Value::Int(i64::from(self.http_status)),
                     ),
-                ],
-            ),
+                ]);
+                let name = if route.is_empty() {
+                    method.to_string()
+                } else {
+                    format!("{method} {route}")
+                };
+                let status = if self.http_status >= 500 {
+                    SpanStatus::Error(format!("HTTP {}", self.http_status))
+                } else {
+                    SpanStatus::Unset
+                };
+                (name.into(), status)
+            }
         };
-        let mut attributes = attributes;
-        if let Some(id) = context.request_id.as_ref().and_then(|v| v.to_str().ok()) {
-            attributes.push(("tern.request_id", Value::Str(id.to_owned())));
+        if let Some(id) = context.request_id {
+            attributes.push(("tern.request_id", Value::Header(id)));
         }
         self.telemetry.record(SpanRecord {
             context: context.trace,
@@ -259,7 +237,7 @@ impl Call {
             kind: SpanKind::Server,
             name,
             start: self.start_time,
-            end: self.start_time + self.started.elapsed(),
+            end: self.start_time + elapsed,
             status,
             attributes,
         });
@@ -276,12 +254,61 @@ fn is_probe(path: &str) -> bool {
 
 /// The call's span: a child of the caller's `traceparent` (kept when valid), else a new
 /// trace's root.
-fn incoming(headers: &HeaderMap) -> (TraceContext, Option<[u8; 8]>) {
+fn incoming(headers: &HeaderMap, telemetry: &Telemetry) -> (TraceContext, Option<[u8; 8]>) {
     let parent = headers
         .get(TRACEPARENT)
         .and_then(|v| TraceContext::parse_traceparent(v.as_bytes()).ok());
     match parent {
         Some(parent) => (parent.child(), Some(parent.span_id)),
-        None => (TraceContext::root(), None),
+        None => {
+            let mut root = TraceContext::root();
+            root.sampled = telemetry.records_spans() && telemetry.sampler.sample();
+            (root, None)
+        }
+    }
+}
+
+/// Copies the route an HTTP request matched into its response, where [`Instrumented`]
+/// reads it (axum only puts it on the request). Applied with `Router::route_layer` to the
+/// HTTP routes only, so gRPC calls do not pay for it.
+#[derive(Clone)]
+pub(crate) struct RouteToResponse;
+
+impl<S> Layer<S> for RouteToResponse {
+    type Service = RouteToResponseService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RouteToResponseService { inner }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct RouteToResponseService<S> {
+    inner: S,
+}
+
+impl<S> Service<Request<Body>> for RouteToResponseService<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Response<Body>, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let mut response = response.await?;
+            if let Some(route) = route {
+                response.extensions_mut().insert(route);
+            }
+            Ok(response)
+        })
     }
 }

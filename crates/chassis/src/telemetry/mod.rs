@@ -28,6 +28,9 @@
 //!
 //! # Spans
 //!
+//! New traces are sampled by a rate limit (`telemetry.traces_per_second`, default 100 per
+//! replica): every call in development, a bounded effort under load; a caller's sampled
+//! `traceparent` is always followed. Unsampled calls still carry ids (logs, propagation).
 //! Health checks (`grpc.health.v1.Health`, `/healthz`, `/readyz`) and `/metrics` scrapes
 //! get no span: they are counted in the metrics only. Server spans are named `package.Service/Method` (gRPC) or `METHOD ROUTE` (HTTP), client
 //! spans `package.Service/Method`, producer spans `TOPIC publish`, consumer spans `TOPIC
@@ -39,8 +42,10 @@ pub(crate) mod client;
 pub(crate) mod context;
 pub(crate) mod export;
 pub(crate) mod layer;
+mod methods;
 pub(crate) mod observe;
 mod red;
+mod sampler;
 
 use std::sync::Arc;
 
@@ -58,6 +63,8 @@ pub(crate) struct Telemetry {
     /// Where spans are exported: set with `traces` and an OTLP endpoint.
     pub(crate) otlp_endpoint: Option<String>,
     pub(crate) spans: Option<Arc<SpanQueue>>,
+    pub(crate) grpc_methods: methods::GrpcMethods,
+    pub(crate) sampler: sampler::Sampler,
     /// The instance ID (`NAME-N` under `tern up`, else `NAME-PORT`), once serving.
     pub(crate) instance: std::sync::OnceLock<String>,
 }
@@ -81,6 +88,8 @@ impl Telemetry {
             traces: config.traces,
             otlp_endpoint,
             spans,
+            grpc_methods: methods::GrpcMethods::default(),
+            sampler: sampler::Sampler::new(config.traces_per_second),
             instance: std::sync::OnceLock::new(),
         })
     }

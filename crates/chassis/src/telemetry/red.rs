@@ -1,6 +1,8 @@
 //! The RED families (rate, errors, duration) of the module docs, and recording into them.
 
-use tern_metrics::{GaugeFamily, HistogramFamily, Registry, DEFAULT_LATENCY_BUCKETS};
+use tern_metrics::{
+    Gauge, GaugeFamily, Histogram, HistogramFamily, Registry, DEFAULT_LATENCY_BUCKETS,
+};
 
 /// Stands for a gRPC method the service does not serve (OpenTelemetry's convention for
 /// values outside a known set), so unknown paths cannot create series.
@@ -73,15 +75,13 @@ impl Red {
         }
     }
 
-    pub(crate) fn rpc_started(&self, service: &str) {
-        self.rpc_active.with(&[service]).inc();
+    pub(crate) fn rpc_active(&self, service: &str) -> Gauge {
+        self.rpc_active.with(&[service])
     }
 
-    pub(crate) fn rpc_finished(&self, service: &str, method: &str, code: i32, seconds: f64) {
-        self.rpc_active.with(&[service]).dec();
+    pub(crate) fn rpc_duration(&self, service: &str, method: &str, code: i32) -> Histogram {
         self.rpc_duration
             .with(&["grpc", service, method, code_label(code)])
-            .observe(seconds);
     }
 
     pub(crate) fn http_started(&self, method: &str) {

@@ -459,7 +459,8 @@ impl Cx<'_> {
         })?;
         let traces_on = self.opt(t, key, "traces", |n, k| self.boolean(n, k))?;
         let external = self.opt(t, key, "otlp_external", |n, k| {
-            self.host_port(n, k, "otel-collector:4317").map(str::to_owned)
+            self.host_port(n, k, "otel-collector:4317")
+                .map(str::to_owned)
         })?;
         let statsd_on = self.opt(t, key, "statsd", |n, k| self.boolean(n, k))?;
         let traces = match (traces_on, external) {

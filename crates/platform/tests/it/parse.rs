@@ -397,8 +397,5 @@ fn telemetry_external_collector_and_no_statsd() {
          [services.a]\ncommand = [\"a\"]\n",
     );
     assert_eq!(p.telemetry.traces, tern_platform::TracesSpec::Off);
-    assert_eq!(
-        p.telemetry.statsd.map(|s| s.listen.port()),
-        Some(18125)
-    );
+    assert_eq!(p.telemetry.statsd.map(|s| s.listen.port()), Some(18125));
 }

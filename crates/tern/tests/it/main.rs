@@ -8,4 +8,6 @@ mod logs;
 mod registry;
 mod service;
 mod support;
+mod top;
+mod traces;
 mod up;

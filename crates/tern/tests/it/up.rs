@@ -733,8 +733,7 @@ fn services_are_traced_measured_and_scraped() {
         let found = status == 200
             && traces["traces"].as_array().is_some_and(|all| {
                 all.iter().any(|t| {
-                    t["root_service"] == "search-service"
-                        && t["root_name"] == "Search/search"
+                    t["root_service"] == "search-service" && t["root_name"] == "Search/search"
                 })
             });
         (!found).then(|| format!("{status}: {body}"))
