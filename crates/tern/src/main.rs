@@ -13,6 +13,7 @@ mod points;
 mod registry_cmd;
 mod search_cmd;
 mod service_cmd;
+mod table;
 mod top_cmd;
 mod traces_cmd;
 mod up;

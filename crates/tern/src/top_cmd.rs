@@ -20,7 +20,8 @@ use clap::Args;
 use http::StatusCode;
 use tern_metrics::{diff_buckets, histogram_quantile, Exposition};
 
-use crate::traces_cmd::{columns, short_duration, write_stdout, HttpGet};
+use crate::table::columns;
+use crate::traces_cmd::{short_duration, write_stdout, HttpGet};
 
 const RPC_DURATION: &str = "rpc_server_call_duration_seconds";
 const HTTP_DURATION: &str = "http_server_request_duration_seconds";

@@ -2,7 +2,7 @@
 //! by `tern up` on 127.0.0.1:4318) as a table of recent traces and as one trace's waterfall.
 //!
 //! Also the small pieces `tern top` shares: [`HttpGet`] (GETs to plain-HTTP APIs),
-//! [`columns`] (aligned text tables), [`short_duration`] and [`write_stdout`].
+//! [`short_duration`] and [`write_stdout`].
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -15,6 +15,8 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use tern_traces::api::{ErrorJson, SummaryJson, TraceList, TraceResponse};
+
+use crate::table::columns;
 use tern_traces::TraceId;
 
 /// Where `tern up` serves the trace API ([`tern_traces::DEFAULT_HTTP_ADDR`]; clap needs
@@ -281,29 +283,6 @@ pub(crate) fn write_stdout(text: &str) -> Result<bool> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
         Err(e) => Err(e).context("cannot write to stdout"),
     }
-}
-
-/// Rows as left-aligned columns two spaces apart, one line each, without trailing spaces.
-pub(crate) fn columns<const N: usize>(rows: &[[String; N]]) -> String {
-    let widths: Vec<usize> = (0..N)
-        .map(|column| {
-            rows.iter()
-                .map(|row| row[column].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, width)| format!("{cell:width$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 /// Go duration text rounded to 3 significant digits: "1.23ms", not "1.234567ms" (as the
