@@ -159,7 +159,7 @@ where
         };
         let call = consumed(record, telemetry);
         let outcome = match &call {
-            Some((context, _)) => context::scope(context.clone(), handler(event)).await,
+            Some((context, _)) => context::scope(Some(context.clone()), handler(event)).await,
             None => handler(event).await,
         }
         .map_err(|error| error.to_string());

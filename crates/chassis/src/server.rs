@@ -188,7 +188,7 @@ impl Drop for StoppedOnDrop<'_> {
 async fn accept_loop(
     listener: TcpListener,
     router: Router,
-    telemetry: Option<TelemetryLayer>,
+    telemetry: TelemetryLayer,
     connections: &Connections,
     stop: &CancellationToken,
 ) {
@@ -207,7 +207,7 @@ async fn accept_loop(
                 .on_failure(DefaultOnFailure::new().level(Level::WARN)),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
-        .option_layer(telemetry)
+        .layer(telemetry)
         .service(router);
 
     loop {

@@ -215,7 +215,11 @@ impl ServiceBuilder {
             .merge(self.grpc.add_service(health_server).into_axum_router())
             .fallback(fallback)
             .with_state(());
-        let telemetry_layer = instrumented.then(|| TelemetryLayer::new(telemetry.clone(), served));
+        let telemetry_layer = if instrumented {
+            TelemetryLayer::new(telemetry.clone(), served)
+        } else {
+            TelemetryLayer::off()
+        };
 
         let client_id = config
             .instance_id
@@ -291,8 +295,8 @@ impl Shared {
 pub struct Service {
     pub(crate) shared: Arc<Shared>,
     pub(crate) router: Router,
-    /// Around the whole router (`None` with metrics and traces off).
-    pub(crate) telemetry_layer: Option<TelemetryLayer>,
+    /// Around the whole router (inert with metrics and traces off).
+    pub(crate) telemetry_layer: TelemetryLayer,
     pub(crate) listen: SocketAddr,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) hooks: Vec<ShutdownHook>,

@@ -69,10 +69,14 @@ impl ClientCall {
         response: Response<tonic::body::Body>,
     ) -> Response<tonic::body::Body> {
         let (parts, body) = response.into_parts();
-        let body = ObservedBody::new(body, &parts.headers, move |status, ended| {
-            // 2 = UNKNOWN (no status at all), 1 = CANCELLED (dropped before the end).
-            self.finish(status.unwrap_or(if ended { 2 } else { 1 }), None)
-        });
+        let body = ObservedBody::new(
+            body,
+            &parts.headers,
+            move |status: Option<i32>, ended: bool| {
+                // 2 = UNKNOWN (no status at all), 1 = CANCELLED (dropped before the end).
+                self.finish(status.unwrap_or(if ended { 2 } else { 1 }), None)
+            },
+        );
         Response::from_parts(parts, tonic::body::Body::new(body))
     }
 

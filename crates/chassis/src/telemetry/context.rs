@@ -177,12 +177,12 @@ pub struct CallContext {
 }
 
 tokio::task_local! {
-    static CURRENT: CallContext;
+    static CURRENT: Option<CallContext>;
 }
 
 /// The context of the call the current task serves, if any.
 pub fn current() -> Option<CallContext> {
-    CURRENT.try_with(Clone::clone).ok()
+    CURRENT.try_with(Clone::clone).ok().flatten()
 }
 
 /// Adds the current call's `traceparent` (the call's span as the parent), `tracestate` and
@@ -204,12 +204,18 @@ pub fn inject(headers: &mut http::HeaderMap) {
 
 /// Reads one thing from the current context without cloning it.
 pub(crate) fn with_current<R>(read: impl FnOnce(&CallContext) -> R) -> Option<R> {
-    CURRENT.try_with(read).ok()
+    CURRENT
+        .try_with(|current| current.as_ref().map(read))
+        .ok()
+        .flatten()
 }
 
-/// Runs `future` with `context` as the current call.
-pub(crate) async fn scope<F: std::future::Future>(context: CallContext, future: F) -> F::Output {
-    CURRENT.scope(context, future).await
+/// `future`, run with `context` as the current call (`None`: no call).
+pub(crate) fn scope<F: std::future::Future>(
+    context: Option<CallContext>,
+    future: F,
+) -> tokio::task::futures::TaskLocalFuture<Option<CallContext>, F> {
+    CURRENT.scope(context, future)
 }
 
 #[cfg(test)]
@@ -290,7 +296,7 @@ mod tests {
             request_id: Some(HeaderValue::from_static("r-1")),
             telemetry: Telemetry::new(&crate::TelemetryConfig::default()),
         };
-        scope(call, async { inject(&mut headers) }).await;
+        scope(Some(call), async { inject(&mut headers) }).await;
         assert_eq!(headers[TRACEPARENT].as_bytes(), EXAMPLE);
         assert_eq!(headers[TRACESTATE], "vendor=1");
         assert_eq!(headers["x-request-id"], "r-1");

@@ -3,6 +3,8 @@
 //! gRPC the status is in the trailers, so the call is not over when the handler returns).
 
 use std::{
+    future::Future,
+    pin::Pin,
     sync::Arc,
     task::{Context, Poll},
     time::{Instant, SystemTime},
@@ -11,29 +13,35 @@ use std::{
 use axum::{body::Body, extract::MatchedPath};
 use futures::future::BoxFuture;
 use http::{HeaderMap, Request, Response};
+use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 
 use super::{
     context::{self, CallContext, TraceContext, TRACEPARENT, TRACESTATE},
     methods::GrpcMethod,
-    observe::ObservedBody,
+    observe::{CallEnd, ObservedBody},
     SpanKind, SpanRecord, SpanStatus, Telemetry, Value,
 };
 use crate::request::REQUEST_ID_HEADER;
 
+/// Around the whole router; inert (no call is observed) with metrics and traces off, so
+/// the served types are the same either way.
 #[derive(Clone)]
 pub(crate) struct TelemetryLayer {
-    telemetry: Arc<Telemetry>,
-    /// The gRPC services served (`package.Service`): other names are one label value.
-    grpc_services: Arc<[String]>,
+    /// The telemetry, and the gRPC services served (`package.Service`: other names are one
+    /// label value); `None` when off.
+    on: Option<(Arc<Telemetry>, Arc<[String]>)>,
 }
 
 impl TelemetryLayer {
     pub(crate) fn new(telemetry: Arc<Telemetry>, grpc_services: Vec<String>) -> Self {
         TelemetryLayer {
-            telemetry,
-            grpc_services: grpc_services.into(),
+            on: Some((telemetry, grpc_services.into())),
         }
+    }
+
+    pub(crate) fn off() -> Self {
+        TelemetryLayer { on: None }
     }
 }
 
@@ -56,36 +64,61 @@ pub(crate) struct Instrumented<S> {
 
 impl<S> Service<Request<Body>> for Instrumented<S>
 where
-    S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
+    S: Service<Request<Body>, Response = Response<Body>> + Clone,
 {
-    type Response = Response<Body>;
+    type Response = Response<ObservedBody<Body, Call>>;
     type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Response<Body>, S::Error>>;
+    type Future = InstrumentedFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let call = Call::start(&self.layer, &request);
-        let context = call.context.clone();
+        let call = self
+            .layer
+            .on
+            .as_ref()
+            .map(|(telemetry, served)| Call::start(telemetry, served, &request));
+        let context = call.as_ref().and_then(|c| c.context.clone());
         // The clone is fresh; the one polled ready is used.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let response = inner.call(request);
-        Box::pin(async move {
-            let response = match context {
-                Some(context) => context::scope(context, response).await,
-                None => response.await,
-            }?;
-            Ok(call.watch(response))
-        })
+        InstrumentedFuture {
+            inner: context::scope(context, inner.call(request)),
+            call,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The router's future, run with the call's context current; its response's body is
+    /// observed. No allocation of its own: it lives inside the connection's task.
+    pub(crate) struct InstrumentedFuture<F> {
+        #[pin]
+        inner: TaskLocalFuture<Option<CallContext>, F>,
+        call: Option<Call>,
+    }
+}
+
+impl<F, E> Future for InstrumentedFuture<F>
+where
+    F: Future<Output = Result<Response<Body>, E>>,
+{
+    type Output = Result<Response<ObservedBody<Body, Call>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = std::task::ready!(this.inner.poll(cx))?;
+        Poll::Ready(Ok(match this.call.take() {
+            Some(call) => call.watch(response),
+            None => response.map(ObservedBody::unobserved),
+        }))
     }
 }
 
 /// What is known about a call from its start until its response ends.
-struct Call {
+pub(crate) struct Call {
     telemetry: Arc<Telemetry>,
     started: Instant,
     start_time: SystemTime,
@@ -104,18 +137,17 @@ enum CallKind {
 }
 
 impl Call {
-    fn start(layer: &TelemetryLayer, request: &Request<Body>) -> Self {
-        let telemetry = layer.telemetry.clone();
+    fn start(telemetry: &Arc<Telemetry>, served: &[String], request: &Request<Body>) -> Self {
+        let telemetry = telemetry.clone();
         let headers = request.headers();
         let grpc = headers
             .get(http::header::CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
         let kind = if grpc {
-            let method = telemetry.grpc_methods.get(
-                request.uri().path(),
-                &layer.grpc_services,
-                telemetry.red.as_ref(),
-            );
+            let method =
+                telemetry
+                    .grpc_methods
+                    .get(request.uri().path(), served, telemetry.red.as_ref());
             method.started();
             CallKind::Grpc(method)
         } else {
@@ -154,14 +186,12 @@ impl Call {
         }
     }
 
-    fn watch(mut self, mut response: Response<Body>) -> Response<Body> {
-        self.http_status = response.status().as_u16();
-        self.route = response.extensions_mut().remove::<MatchedPath>();
-        let (parts, body) = response.into_parts();
-        let body = ObservedBody::new(body, &parts.headers, move |status, ended| {
-            self.finish(status, ended)
-        });
-        Response::from_parts(parts, Body::new(body))
+    fn watch(mut self, response: Response<Body>) -> Response<ObservedBody<Body, Call>> {
+        let (mut parts, body) = response.into_parts();
+        self.http_status = parts.status.as_u16();
+        self.route = parts.extensions.remove::<MatchedPath>();
+        let body = ObservedBody::new(body, &parts.headers, self);
+        Response::from_parts(parts, body)
     }
 
     fn finish(self, grpc_status: Option<i32>, ended: bool) {
@@ -241,6 +271,12 @@ impl Call {
             status,
             attributes,
         });
+    }
+}
+
+impl CallEnd for Call {
+    fn end(self, grpc_status: Option<i32>, ended: bool) {
+        self.finish(grpc_status, ended);
     }
 }
 

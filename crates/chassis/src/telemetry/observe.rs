@@ -10,14 +10,25 @@ use std::{
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 
-pub(crate) struct ObservedBody<B, F: FnOnce(Option<i32>, bool)> {
-    inner: B,
-    grpc_status: Option<i32>,
-    on_end: Option<F>,
+/// Told how a call ended: its gRPC status, if any, and whether the body was read to its end.
+pub(crate) trait CallEnd {
+    fn end(self, grpc_status: Option<i32>, ended: bool);
 }
 
-impl<B, F: FnOnce(Option<i32>, bool)> ObservedBody<B, F> {
-    pub(crate) fn new(inner: B, headers: &HeaderMap, on_end: F) -> Self {
+impl<F: FnOnce(Option<i32>, bool)> CallEnd for F {
+    fn end(self, grpc_status: Option<i32>, ended: bool) {
+        self(grpc_status, ended)
+    }
+}
+
+pub(crate) struct ObservedBody<B, E: CallEnd> {
+    inner: B,
+    grpc_status: Option<i32>,
+    on_end: Option<E>,
+}
+
+impl<B, E: CallEnd> ObservedBody<B, E> {
+    pub(crate) fn new(inner: B, headers: &HeaderMap, on_end: E) -> Self {
         ObservedBody {
             inner,
             grpc_status: grpc_status(headers),
@@ -25,17 +36,26 @@ impl<B, F: FnOnce(Option<i32>, bool)> ObservedBody<B, F> {
         }
     }
 
+    /// A body that reports nothing (telemetry off).
+    pub(crate) fn unobserved(inner: B) -> Self {
+        ObservedBody {
+            inner,
+            grpc_status: None,
+            on_end: None,
+        }
+    }
+
     fn end(&mut self, ended: bool) {
         if let Some(on_end) = self.on_end.take() {
-            on_end(self.grpc_status, ended);
+            on_end.end(self.grpc_status, ended);
         }
     }
 }
 
-impl<B, F> Body for ObservedBody<B, F>
+impl<B, E> Body for ObservedBody<B, E>
 where
     B: Body + Unpin,
-    F: FnOnce(Option<i32>, bool) + Unpin,
+    E: CallEnd + Unpin,
 {
     type Data = B::Data;
     type Error = B::Error;
@@ -46,13 +66,13 @@ where
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let frame = Pin::new(&mut self.inner).poll_frame(cx);
         match &frame {
-            Poll::Ready(Some(Ok(frame))) => {
+            Poll::Ready(Some(Ok(frame))) if self.on_end.is_some() => {
                 if let Some(status) = frame.trailers_ref().and_then(grpc_status) {
                     self.grpc_status = Some(status);
                 }
             }
             Poll::Ready(None) => self.end(true),
-            Poll::Ready(Some(Err(_))) | Poll::Pending => {}
+            Poll::Ready(Some(_)) | Poll::Pending => {}
         }
         frame
     }
@@ -66,7 +86,7 @@ where
     }
 }
 
-impl<B, F: FnOnce(Option<i32>, bool)> Drop for ObservedBody<B, F> {
+impl<B, E: CallEnd> Drop for ObservedBody<B, E> {
     fn drop(&mut self) {
         // Dropped without a final poll: an empty body nobody polled to the end counts as
         // ended; anything else was cut short (the peer went away).
