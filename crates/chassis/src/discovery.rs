@@ -329,13 +329,7 @@ impl tower::Service<http::Request<tonic::body::Body>> for Balanced {
 
 /// A trailers-only response carries `grpc-status` in its headers.
 fn grpc_status(headers: &http::HeaderMap) -> Option<Code> {
-    let value = headers
-        .get("grpc-status")?
-        .to_str()
-        .ok()?
-        .parse::<i32>()
-        .ok()?;
-    Some(Code::from_i32(value))
+    crate::telemetry::observe::grpc_status(headers).map(Code::from_i32)
 }
 
 /// Connecting failed (refused, unreachable, timed out): the request never left.

@@ -266,15 +266,14 @@ impl Consumed {
 /// call's `tracestate` and `x-request-id`) in the record's headers, so the consumer's span
 /// joins the trace. Outside a call, records go without.
 pub(crate) fn trace_headers(topic: &str, headers: &mut Vec<(String, Bytes)>) {
-    let Some((trace, parent, tracestate, request_id, telemetry)) = context::with_current(|call| {
-        (
-            call.trace.child(),
-            call.trace.span_id,
-            call.tracestate.clone(),
-            call.request_id.clone(),
-            call.telemetry.clone(),
-        )
-    }) else {
+    let Some(context::Outgoing {
+        trace,
+        parent,
+        tracestate,
+        request_id,
+        telemetry,
+    }) = context::outgoing()
+    else {
         return;
     };
     headers.push((TRACEPARENT.to_owned(), Bytes::from(trace.traceparent())));

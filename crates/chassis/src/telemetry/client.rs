@@ -30,15 +30,13 @@ pub(crate) struct ClientCall {
 impl ClientCall {
     /// Adds the headers to `request` and starts timing, when the task serves a call.
     pub(crate) fn start<B>(peer: &str, request: &mut Request<B>) -> Option<Self> {
-        let (trace, parent, tracestate, request_id, telemetry) = context::with_current(|call| {
-            (
-                call.trace.child(),
-                call.trace.span_id,
-                call.tracestate.clone(),
-                call.request_id.clone(),
-                call.telemetry.clone(),
-            )
-        })?;
+        let context::Outgoing {
+            trace,
+            parent,
+            tracestate,
+            request_id,
+            telemetry,
+        } = context::outgoing()?;
         let headers = request.headers_mut();
         if let Ok(value) = HeaderValue::try_from(trace.traceparent()) {
             headers.insert(TRACEPARENT, value);

@@ -202,6 +202,29 @@ pub fn inject(headers: &mut http::HeaderMap) {
     });
 }
 
+/// What an outgoing hop (a client call, a produced record) made while serving a call
+/// carries: a new span that is a child of the call's, and the call's `tracestate`,
+/// `x-request-id` and telemetry.
+pub(crate) struct Outgoing {
+    pub(crate) trace: TraceContext,
+    /// The serving call's span.
+    pub(crate) parent: [u8; 8],
+    pub(crate) tracestate: Option<HeaderValue>,
+    pub(crate) request_id: Option<HeaderValue>,
+    pub(crate) telemetry: Arc<Telemetry>,
+}
+
+/// The outgoing hop's context when the task serves a call; `None` outside calls.
+pub(crate) fn outgoing() -> Option<Outgoing> {
+    with_current(|call| Outgoing {
+        trace: call.trace.child(),
+        parent: call.trace.span_id,
+        tracestate: call.tracestate.clone(),
+        request_id: call.request_id.clone(),
+        telemetry: call.telemetry.clone(),
+    })
+}
+
 /// Reads one thing from the current context without cloning it.
 pub(crate) fn with_current<R>(read: impl FnOnce(&CallContext) -> R) -> Option<R> {
     CURRENT
