@@ -1,9 +1,16 @@
-//! `tern bench search`: a closed-loop gRPC load generator for the `Search` contract.
+//! `tern bench search`: a gRPC load generator for the `Search` contract.
 //!
-//! Same model as the baseline harness's grpc-load (../shared/bench/grpc-load), so figures
-//! compare: N workers each keep one RPC in flight over C HTTP/2 connections, points are
-//! taken round-robin from one shared counter, RPCs during the warm-up are discarded and an
-//! RPC counts if it started and finished inside the measured window.
+//! Closed loop by default, the same model as the baseline harness's grpc-load
+//! (../shared/bench/grpc-load), so figures compare: N workers each keep one RPC in flight
+//! over C HTTP/2 connections, points are taken round-robin from one shared counter, RPCs
+//! during the warm-up are discarded and an RPC counts if it started and finished inside the
+//! measured window.
+//!
+//! With `--rate` it is open loop, as wrk2 is: each worker has its share of a fixed schedule,
+//! and a call that is due while the worker still waits for the previous answer counts its
+//! latency from when it was due. A slow server then shows in the percentiles instead of
+//! quietly lowering the load (no coordinated omission), and latency at a given load is
+//! measured rather than the queueing of a saturated one.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -43,6 +50,10 @@ pub struct BenchSearchArgs {
     /// Workers, each keeping one RPC in flight.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// Calls per second in total, on a fixed schedule (open loop); without it every worker
+    /// sends its next call as soon as the previous one is answered.
+    #[arg(long)]
+    rate: Option<f64>,
     /// Measured window in seconds.
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
@@ -108,6 +119,11 @@ async fn search(args: BenchSearchArgs) -> Result<()> {
     if !(args.duration > 0.0 && args.warmup >= 0.0) {
         bail!("--duration must be positive and --warmup not negative");
     }
+    if let Some(rate) = args.rate {
+        if !(rate.is_finite() && rate > 0.0) {
+            bail!("--rate must be a positive number of calls per second, got {rate}");
+        }
+    }
     let points = Arc::new(points::load(args.points.as_deref())?);
     let clients = match &args.target {
         Some(target) => {
@@ -125,15 +141,24 @@ async fn search(args: BenchSearchArgs) -> Result<()> {
         // The balancer keeps one connection per instance itself.
         None => vec![Client::discover(&args.registry, args.registry_token.as_deref()).await?],
     };
-    let start = Instant::now() + Duration::from_secs_f64(args.warmup);
+    let now = Instant::now();
+    let start = now + Duration::from_secs_f64(args.warmup);
     let window = Arc::new(Window {
         start,
         end: start + Duration::from_secs_f64(args.duration),
     });
+    // Each worker sends every `concurrency / rate` seconds, the workers evenly staggered.
+    let worker_interval = args
+        .rate
+        .map(|rate| Duration::from_secs_f64(args.concurrency as f64 / rate));
     let next_point = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::with_capacity(args.concurrency);
     for i in 0..args.concurrency {
         let client = clients[i % clients.len()].clone();
+        let schedule = worker_interval.map(|interval| Schedule {
+            next_due: now + interval.mul_f64(i as f64 / args.concurrency as f64),
+            interval,
+        });
         workers.push(tokio::spawn(worker(
             client,
             points.clone(),
@@ -141,6 +166,7 @@ async fn search(args: BenchSearchArgs) -> Result<()> {
             args.query.clone(),
             Duration::from_millis(args.timeout_ms),
             window.clone(),
+            schedule,
         )));
     }
     let mut latencies_us = histogram()?;
@@ -166,6 +192,7 @@ async fn search(args: BenchSearchArgs) -> Result<()> {
             "{}",
             serde_json::json!({
                 "rpc": "search", "target": target_name, "concurrency": args.concurrency,
+                "rate": args.rate,
                 "connections": args.connections, "duration_s": args.duration,
                 "warmup_s": args.warmup, "points": points.len(), "ok": ok,
                 "errors": failed, "qps": (qps * 10.0).round() / 10.0,
@@ -174,11 +201,14 @@ async fn search(args: BenchSearchArgs) -> Result<()> {
             })
         );
     } else {
+        let load = match args.rate {
+            Some(rate) => format!("{rate} calls/s over {} workers", args.concurrency),
+            None => format!("concurrency {}", args.concurrency),
+        };
         println!(
-            "{ok} ok, {failed} failed in {:.1}s at concurrency {}: {qps:.0} QPS, \
+            "{ok} ok, {failed} failed in {:.1}s at {load}: {qps:.0} QPS, \
              p50 {} µs, p90 {} µs, p99 {} µs, max {} µs",
             args.duration,
-            args.concurrency,
             pct(0.5),
             pct(0.9),
             pct(0.99),
@@ -194,6 +224,28 @@ async fn search(args: BenchSearchArgs) -> Result<()> {
     Ok(())
 }
 
+/// One open-loop worker's share of the schedule.
+struct Schedule {
+    next_due: Instant,
+    interval: Duration,
+}
+
+impl Schedule {
+    /// Waits for the next call's due time and returns when the call's latency counts from:
+    /// its due time if it is already overdue (the server held the worker up), otherwise
+    /// the moment the timer let it go (the timer's lag is the load generator's, not the
+    /// server's).
+    async fn next_call(&mut self) -> Instant {
+        let due = self.next_due;
+        self.next_due += self.interval;
+        if Instant::now() > due {
+            return due;
+        }
+        tokio::time::sleep_until(due).await;
+        Instant::now()
+    }
+}
+
 async fn worker(
     mut client: Client,
     points: Arc<Vec<QueryPoint>>,
@@ -201,6 +253,7 @@ async fn worker(
     query: String,
     timeout: Duration,
     window: Arc<Window>,
+    mut schedule: Option<Schedule>,
 ) -> Result<WorkerTally> {
     let mut tally = WorkerTally {
         latencies_us: histogram()?,
@@ -208,7 +261,10 @@ async fn worker(
         errors: BTreeMap::new(),
     };
     loop {
-        let sent = Instant::now();
+        let sent = match &mut schedule {
+            Some(schedule) => schedule.next_call().await,
+            None => Instant::now(),
+        };
         if sent >= window.end {
             return Ok(tally);
         }
