@@ -1,28 +1,43 @@
 #!/usr/bin/env bash
-# What full instrumentation costs the search service: one `tern up` runs two built-in
-# search services side by side, `instrumented` (the defaults: RED metrics, trace context,
-# a span per call exported over OTLP to tern up's receiver) and `bare` (telemetry.metrics
-# and telemetry.traces off), and `tern bench search` loads each in turn, alternating,
-# ROUNDS times; then the medians. Same binary, same data, same machine state. Besides QPS
-# and latency (noisy: they depend on where the scheduler puts the load generator), it
-# reports the service's CPU time per request (utime + stime from /proc, over the run).
+# What full instrumentation costs the search service. One `tern up` runs three built-in
+# search services side by side: `instrumented` (the defaults: RED metrics, trace context,
+# spans exported over OTLP to tern up's receiver) and two `bare` ones (telemetry.metrics
+# and telemetry.traces off). Same binary, same data, same machine.
 #
-#   bench/telemetry/overhead.sh [ROUNDS] [SECONDS]      defaults 5 rounds of 10 s
+# Each round has two parts:
+# - throughput: `tern bench search` saturates instrumented, then bare (the order
+#   alternates between rounds), SECONDS each; QPS, p99 and the service's CPU time per
+#   request (utime + stime from /proc).
+# - latency: `tern bench search --baseline` runs whose workers call instrumented and bare
+#   in turn, call by call, so both see the same moments of the machine (separate runs on
+#   a shared 2-core VM differ by a few hundred µs at p99, more than the difference
+#   sought). Two loads: one call at a time (a hop's own latency, no queueing), and RATE
+#   calls per second to each (open loop, default 5000: queueing at a tenth of saturation
+#   for the pair). Not closed loop at saturation: alternating workers pile up at whichever
+#   service is slower, which turns a 1% difference in cost into a far larger one in
+#   latency. Which of the two is --target alternates between rounds. The same runs
+#   between the two bare services are the control: what the method reports when there is
+#   no difference.
 #
-# RATE: calls per second; set, each service gets an open-loop load at that rate (`tern
-# bench search --rate`), both at the same time, and latency is that of a service at this
-# load, not the queueing of a saturated one. TERN: the binary (default target/release/tern). Needs a quiet machine.
+# A process's placement (which core, what it shares a cache with) biases it by tens of
+# µs for as long as it lives, so the rounds are spread over PLATFORMS fresh `tern up`s
+# (default 3), each with new replicas.
+#
+#   bench/telemetry/overhead.sh [ROUNDS] [SECONDS]      defaults 12 rounds of 5 s
+#
+# TERN: the binary (default target/release/tern). Needs a quiet machine.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 TERN="${TERN:-${CARGO_TARGET_DIR:-$root/target}/release/tern}"
-rounds="${1:-5}"
-seconds="${2:-10}"
-load=()
-if [[ -n "${RATE:-}" ]]; then load=(--rate "$RATE"); fi
+rounds="${1:-12}"
+platforms="${PLATFORMS:-3}"
+seconds="${2:-5}"
+rate="${RATE:-5000}"
 platform="$(mktemp -d)"
+results="$(mktemp)"
 cleanup() {
   (cd "$platform" && "$TERN" down >/dev/null 2>&1) || true
-  rm -rf "$platform"
+  rm -rf "$platform" "$results"
 }
 trap cleanup EXIT
 
@@ -47,8 +62,12 @@ register_as = "search-instrumented"
 builtin = "search"
 register_as = "search-bare"
 env = { TERN_TELEMETRY__METRICS = "false", TERN_TELEMETRY__TRACES = "false" }
+
+[services.control]
+builtin = "search"
+register_as = "search-control"
+env = { TERN_TELEMETRY__METRICS = "false", TERN_TELEMETRY__TRACES = "false" }
 TOML
-(cd "$platform" && "$TERN" up --detach) >/dev/null
 replica() { # SERVICE FIELD
   (cd "$platform" && "$TERN" ps --json) | python3 -c '
 import json, sys
@@ -57,59 +76,88 @@ for s in json.load(sys.stdin)["services"]:
         print(s["replicas"][0][sys.argv[2]])' "$1" "$2"
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-declare -A target=([instrumented]="$(replica instrumented address)" [bare]="$(replica bare address)")
-declare -A pid=([instrumented]="$(replica instrumented pid)" [bare]="$(replica bare pid)")
+declare -A target pid
+start_platform() {
+  (cd "$platform" && "$TERN" up --detach) >/dev/null
+  for name in instrumented bare control; do
+    target[$name]="$(replica "$name" address)"
+    pid[$name]="$(replica "$name" pid)"
+  done
+  echo "instrumented ${target[instrumented]}, bare ${target[bare]}, control ${target[control]}"
+}
 ticks_per_second="$(getconf CLK_TCK)"
-echo "instrumented ${target[instrumented]}, bare ${target[bare]}"
-results="$platform/results.jsonl"
-bench() { # SERVICE ROUND: one measured run, appended to $results
+throughput() { # SERVICE ROUND
   local name="$1" round="$2" before after line cpu_us
   before="$(cpu_ticks "${pid[$name]}")"
-  line="$("$TERN" bench search --target "${target[$name]}" --duration "$seconds" --warmup 0 --json "${load[@]}")"
+  line="$("$TERN" bench search --target "${target[$name]}" --duration "$seconds" --warmup 0 --json)"
   after="$(cpu_ticks "${pid[$name]}")"
   cpu_us="$(python3 -c "import json,sys; b=json.loads(sys.argv[1]); print(round(($after-$before)/$ticks_per_second*1e6/b['ok'], 2))" "$line")"
-  echo "{\"service\": \"$name\", \"round\": $round, \"cpu_us_per_request\": $cpu_us, \"bench\": $line}" >>"$results"
-  echo "round $round $name: $line"
+  echo "{\"kind\": \"throughput\", \"service\": \"$name\", \"round\": $round, \"cpu_us_per_request\": $cpu_us, \"bench\": $line}" >>"$results"
+  echo "round $round throughput $name: $line"
+}
+latency() { # A B ROUND LOAD ARGS...: A against B, interleaved
+  local a="$1" b="$2" round="$3" load="$4" first second line
+  shift 4
+  first="$a" second="$b"
+  if ((round % 2 == 0)); then first="$b" second="$a"; fi
+  line="$("$TERN" bench search --target "${target[$first]}" --baseline "${target[$second]}" \
+    --duration "$seconds" --warmup 1 --json "$@")"
+  echo "{\"kind\": \"latency\", \"load\": \"$load\", \"pair\": \"$a-$b\", \"target\": \"$first\", \"round\": $round, \"bench\": $line}" >>"$results"
+  echo "round $round latency ($load) $first vs $second: $line"
 }
 for round in $(seq 1 "$rounds"); do
-  if [[ -n "${RATE:-}" ]]; then
-    # At a fixed rate both run at once, each with its own load generator: whatever the
-    # machine does meanwhile (another VM on the host, a daemon) hits both alike, which
-    # alternating runs cannot give. Saturating loads cannot share the cores this way.
-    bench bare "$round" &
-    bench instrumented "$round"
-    wait
-  else
-    # Which one goes first alternates, so neither always follows the other's load.
-    order=(bare instrumented)
-    if ((round % 2 == 0)); then order=(instrumented bare); fi
-    for name in "${order[@]}"; do bench "$name" "$round"; done
+  if (((round - 1) % ((rounds + platforms - 1) / platforms) == 0)); then
+    (cd "$platform" && "$TERN" down >/dev/null 2>&1) || true
+    start_platform
   fi
+  order=(bare instrumented)
+  if ((round % 2 == 0)); then order=(instrumented bare); fi
+  for name in "${order[@]}"; do throughput "$name" "$round"; done
+  for pair in "instrumented bare" "control bare"; do
+    # shellcheck disable=SC2086 # the pair is two words on purpose
+    latency $pair "$round" "one call at a time" --concurrency 1
+    # shellcheck disable=SC2086
+    latency $pair "$round" "$rate/s each" --rate "$rate"
+  done
 done
 python3 - "$results" <<'PY'
 import json, statistics, sys
 runs = [json.loads(l) for l in open(sys.argv[1])]
+rounds = len({r["round"] for r in runs})
+print(f"throughput, {rounds} rounds, medians:")
 med = {}
 for name in ("bare", "instrumented"):
-    mine = [r["bench"] for r in runs if r["service"] == name]
-    med[name] = {k: statistics.median(b[k] for b in mine) for k in ("qps", "p50_us", "p99_us")}
-    med[name]["cpu"] = statistics.median(r["cpu_us_per_request"] for r in runs if r["service"] == name)
-    errors = sum(b["errors"] for b in mine)
-    print(f"{name:>12}: median {med[name]['qps']:,.0f} QPS, p50 {med[name]['p50_us']:.0f} us, "
-          f"p99 {med[name]['p99_us']:.0f} us, {med[name]['cpu']:.2f} us CPU per request "
-          f"({len(mine)} runs, {errors} errors)")
+    mine = [r for r in runs if r["kind"] == "throughput" and r["service"] == name]
+    med[name] = {
+        "qps": statistics.median(r["bench"]["qps"] for r in mine),
+        "p99": statistics.median(r["bench"]["p99_us"] for r in mine),
+        "cpu": statistics.median(r["cpu_us_per_request"] for r in mine),
+    }
+    errors = sum(r["bench"]["errors"] for r in mine)
+    print(f"  {name:>12}: {med[name]['qps']:,.0f} QPS, p99 {med[name]['p99']:.0f} us, "
+          f"{med[name]['cpu']:.2f} us CPU per request ({errors} errors)")
 cost = 100 * (1 - med["instrumented"]["qps"] / med["bare"]["qps"])
 cpu = 100 * (med["instrumented"]["cpu"] / med["bare"]["cpu"] - 1)
-print(f"throughput cost {cost:.1f}%, CPU per request {cpu:+.1f}%, "
-      f"added p99 {med['instrumented']['p99_us'] - med['bare']['p99_us']:+.0f} us (difference of medians)")
-# The same round's two runs saw the same machine state: their difference is the paired
-# estimate, and its quartiles show how far one round can be trusted.
-by_round = {}
-for r in runs:
-    by_round.setdefault(r["round"], {})[r["service"]] = r["bench"]
-for key, label in (("p50_us", "p50"), ("p99_us", "p99")):
-    diffs = sorted(b["instrumented"][key] - b["bare"][key] for b in by_round.values() if len(b) == 2)
-    if len(diffs) >= 4:
-        q1, q2, q3 = statistics.quantiles(diffs, n=4)
-        print(f"added {label} per round: median {q2:+.0f} us, quartiles {q1:+.0f} / {q3:+.0f} us ({len(diffs)} rounds)")
+print(f"  throughput cost {cost:.1f}%, CPU per request {cpu:+.1f}%")
+loads = list(dict.fromkeys(r["load"] for r in runs if r["kind"] == "latency"))
+for load in loads:
+    print(f"latency, {load}, interleaved call by call, per-round difference (median [quartiles]):")
+    for pair, (a, b) in (("instrumented-bare", ("instrumented", "bare")), ("control-bare", ("control", "bare"))):
+        diffs = {"p50_us": [], "p90_us": [], "p99_us": [], "p999_us": []}
+        for r in runs:
+            if r["kind"] != "latency" or r["load"] != load or r["pair"] != pair:
+                continue
+            mine, other = r["bench"], r["bench"]["baseline"]
+            if r["target"] != a:
+                mine, other = other, mine
+            for key in diffs:
+                diffs[key].append(mine[key] - other[key])
+        parts = []
+        for key, values in diffs.items():
+            if len(values) >= 4:
+                q1, q2, q3 = statistics.quantiles(values, n=4)
+                parts.append(f"{key[:-3]} {q2:+.0f} [{q1:+.0f}, {q3:+.0f}]")
+            elif values:
+                parts.append(f"{key[:-3]} {statistics.median(values):+.0f}")
+        print(f"  {a} - {b}: " + ", ".join(parts) + " us")
 PY

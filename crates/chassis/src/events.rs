@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::{
+    backoff::Backoff,
     request::REQUEST_ID_HEADER,
     telemetry::{
         context::{self, CallContext, TraceContext, TRACEPARENT, TRACESTATE},
@@ -108,7 +109,7 @@ async fn join(
     config: ConsumerConfig,
     stop: &CancellationToken,
 ) -> Option<Consumer> {
-    let mut wait = FIRST_RETRY;
+    let mut backoff = Backoff::new(FIRST_RETRY, MAX_RETRY);
     loop {
         let attempt = tokio::select! {
             () = stop.cancelled() => return None,
@@ -120,14 +121,14 @@ async fn join(
                 return Some(consumer);
             }
             Err(error) => {
+                let wait = backoff.next_delay();
                 warn!(group = %config.group_id, broker = bootstrap, %error, retry_in_ms = wait.as_millis() as u64, "consumer: cannot join");
+                tokio::select! {
+                    () = stop.cancelled() => return None,
+                    () = sleep(wait) => {}
+                }
             }
         }
-        tokio::select! {
-            () = stop.cancelled() => return None,
-            () = sleep(wait) => {}
-        }
-        wait = (wait * 2).min(MAX_RETRY);
     }
 }
 
@@ -146,7 +147,7 @@ where
     Fut: Future<Output = Result<(), E>>,
     E: Display,
 {
-    let mut wait = FIRST_RETRY;
+    let mut backoff = Backoff::new(FIRST_RETRY, MAX_RETRY);
     for attempt in 1u32.. {
         let value = record.value.as_deref().unwrap_or_default();
         let Ok(value) = serde_json::from_slice::<T>(value) else {
@@ -166,19 +167,20 @@ where
         if let Some((context, consumed)) = call {
             consumed.finish(record, context.trace, outcome.clone().err(), telemetry);
         }
-        match outcome {
+        let error = match outcome {
             Ok(()) => return true,
-            Err(error) => warn!(
-                topic = %record.topic, partition = record.partition, offset = record.offset,
-                attempt, %error, retry_in_ms = wait.as_millis() as u64,
-                "consumer: handler failed; retrying the record"
-            ),
-        }
+            Err(error) => error,
+        };
+        let wait = backoff.next_delay();
+        warn!(
+            topic = %record.topic, partition = record.partition, offset = record.offset,
+            attempt, %error, retry_in_ms = wait.as_millis() as u64,
+            "consumer: handler failed; retrying the record"
+        );
         tokio::select! {
             () = stop.cancelled() => return false,
             () = sleep(wait) => {}
         }
-        wait = (wait * 2).min(MAX_RETRY);
     }
     false
 }
@@ -193,7 +195,7 @@ fn consumed(
         return None;
     }
     let parent = record
-        .header(TRACEPARENT)
+        .header(TRACEPARENT.as_str())
         .and_then(|v| TraceContext::parse_traceparent(v).ok());
     let trace = parent.map_or_else(
         || {
@@ -210,7 +212,7 @@ fn consumed(
     };
     let context = CallContext {
         trace,
-        tracestate: parent.and_then(|_| header(TRACESTATE)),
+        tracestate: parent.and_then(|_| header(TRACESTATE.as_str())),
         request_id: header(REQUEST_ID_HEADER.as_str()),
         telemetry: telemetry.clone(),
     };
@@ -276,10 +278,13 @@ pub(crate) fn trace_headers(topic: &str, headers: &mut Vec<(String, Bytes)>) {
     else {
         return;
     };
-    headers.push((TRACEPARENT.to_owned(), Bytes::from(trace.traceparent())));
+    headers.push((
+        TRACEPARENT.as_str().to_owned(),
+        Bytes::from(trace.traceparent()),
+    ));
     if let Some(tracestate) = tracestate {
         headers.push((
-            TRACESTATE.to_owned(),
+            TRACESTATE.as_str().to_owned(),
             Bytes::copy_from_slice(tracestate.as_bytes()),
         ));
     }

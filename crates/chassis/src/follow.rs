@@ -13,6 +13,8 @@ use std::{future::Future, time::Duration};
 
 use tern_consul_client::{Block, Error, Indexed};
 
+use crate::backoff::Backoff;
+
 pub(crate) const FIRST_RETRY: Duration = Duration::from_millis(100);
 pub(crate) const MAX_RETRY: Duration = Duration::from_secs(5);
 /// Pause after a query whose index did not move, so a server that does not block (or a
@@ -24,7 +26,7 @@ pub(crate) const UNCHANGED_GAP: Duration = Duration::from_millis(50);
 pub(crate) struct Follow {
     index: u64,
     wait: Duration,
-    delay: Duration,
+    backoff: Backoff,
     /// The last answer did not move the index: pause before asking again.
     gap: bool,
 }
@@ -36,7 +38,7 @@ impl Follow {
         Follow {
             index,
             wait,
-            delay: FIRST_RETRY,
+            backoff: Backoff::new(FIRST_RETRY, MAX_RETRY),
             gap: false,
         }
     }
@@ -63,7 +65,7 @@ impl Follow {
             });
             match query(block).await {
                 Ok(answer) => {
-                    self.delay = FIRST_RETRY;
+                    self.backoff.reset();
                     self.gap = answer.index <= self.index;
                     // An index going backwards (registry restarted) resets the watch:
                     // the next query is a plain read, as Consul advises.
@@ -75,9 +77,9 @@ impl Follow {
                     return answer;
                 }
                 Err(error) => {
-                    failed(&error, self.delay);
-                    tokio::time::sleep(self.delay).await;
-                    self.delay = (self.delay * 2).min(MAX_RETRY);
+                    let delay = self.backoff.next_delay();
+                    failed(&error, delay);
+                    tokio::time::sleep(delay).await;
                 }
             }
         }

@@ -60,6 +60,7 @@
 //! # }
 //! ```
 
+mod backoff;
 mod config;
 pub mod discovery;
 mod error;

@@ -21,7 +21,7 @@ use std::{
 use tokio::{task::JoinHandle, time::Instant};
 use tracing::{info, warn};
 
-use crate::{ChassisConfig, Error, Secret};
+use crate::{backoff::Backoff, ChassisConfig, Error, Secret};
 use tern_consul_client::{Check, Consul, Probe, ServiceRegistration};
 
 /// The service `Meta` key naming the metrics endpoint's path.
@@ -198,7 +198,7 @@ async fn register_until_done(
     registration: &ServiceRegistration,
     attempted: &AtomicBool,
 ) {
-    let mut delay = FIRST_RETRY;
+    let mut backoff = Backoff::new(FIRST_RETRY, MAX_RETRY);
     let mut failures = 0u32;
     loop {
         attempted.store(true, Ordering::SeqCst);
@@ -214,6 +214,7 @@ async fn register_until_done(
             }
             Err(e) => {
                 failures += 1;
+                let delay = backoff.next_delay();
                 warn!(
                     error = %e,
                     id = %registration.id,
@@ -221,10 +222,9 @@ async fn register_until_done(
                     retry_in_ms = delay.as_millis() as u64,
                     "registration failed; retrying"
                 );
+                tokio::time::sleep(delay).await;
             }
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(MAX_RETRY);
     }
 }
 

@@ -146,6 +146,21 @@ pub fn format(duration: Duration) -> String {
     }
 }
 
+/// [`format`] rounded to three significant digits, for people reading timings: `"1.23ms"`,
+/// not `"1.234567ms"`; `"1m1.2s"`, not `"1m1.234s"`.
+pub fn format_rounded(duration: Duration) -> String {
+    let nanos = duration.as_nanos();
+    let mut scale: u128 = 1;
+    while nanos / scale >= 1000 {
+        scale *= 10;
+    }
+    let rounded = (nanos + scale / 2) / scale * scale;
+    let secs = u64::try_from(rounded / 1_000_000_000).unwrap_or(u64::MAX);
+    // Below 10^9 after the division, so it fits.
+    let subsec = (rounded % 1_000_000_000) as u32;
+    format(Duration::new(secs, subsec))
+}
+
 /// `n / per` in decimal without trailing zeros (`per` is a power of ten).
 fn decimal(n: u128, per: u128) -> String {
     let (int, rem) = (n / per, n % per);

@@ -251,3 +251,19 @@ proptest! {
         let _ = parse(&text);
     }
 }
+
+#[test]
+fn rounded_keeps_three_significant_digits() {
+    for (nanos, text) in [
+        (0, "0s"),
+        (999 * NS, "999ns"),
+        (1_234_567 * NS, "1.23ms"),
+        (1_235_000 * NS, "1.24ms"),
+        (999_600 * US, "1s"),
+        (61_234 * MS, "1m1.2s"),
+        (61_500 * MS, "1m1.5s"),
+        (u64::MAX, "5111111h6m40s"),
+    ] {
+        assert_eq!(format_rounded(Duration::from_nanos(nanos)), text, "{nanos}");
+    }
+}

@@ -11,6 +11,10 @@
 //! latency from when it was due. A slow server then shows in the percentiles instead of
 //! quietly lowering the load (no coordinated omission), and latency at a given load is
 //! measured rather than the queueing of a saturated one.
+//!
+//! With `--baseline` every worker alternates between two services, call by call, so
+//! whatever else the machine does hits both alike: differences smaller than the noise
+//! between separate runs can be measured.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -50,10 +54,15 @@ pub struct BenchSearchArgs {
     /// Workers, each keeping one RPC in flight.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
-    /// Calls per second in total, on a fixed schedule (open loop); without it every worker
-    /// sends its next call as soon as the previous one is answered.
+    /// Calls per second to each service, on a fixed schedule (open loop); without it every
+    /// worker sends its next call as soon as the previous one is answered.
     #[arg(long)]
     rate: Option<f64>,
+    /// A second search service, HOST:PORT, loaded the same way: every worker calls the
+    /// target and the baseline in turn, so both are measured over the same moments of the
+    /// machine (an A/B comparison); each gets its own figures.
+    #[arg(long)]
+    baseline: Option<String>,
     /// Measured window in seconds.
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
@@ -112,6 +121,19 @@ fn histogram() -> Result<Histogram<u64>> {
     Histogram::new_with_bounds(1, 60_000_000, 3).context("latency histogram")
 }
 
+async fn connect_direct(target: &str, connections: usize) -> Result<Vec<Client>> {
+    let endpoint = client::endpoint(target)?;
+    let mut clients = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let channel = endpoint
+            .connect()
+            .await
+            .with_context(|| format!("cannot reach the search service at {target}"))?;
+        clients.push(Client::Direct(SearchClient::new(channel)));
+    }
+    Ok(clients)
+}
+
 async fn search(args: BenchSearchArgs) -> Result<()> {
     if args.concurrency == 0 || args.connections == 0 {
         bail!("--concurrency and --connections must be at least 1");
@@ -124,43 +146,53 @@ async fn search(args: BenchSearchArgs) -> Result<()> {
             bail!("--rate must be a positive number of calls per second, got {rate}");
         }
     }
+    if args.baseline.is_some() && args.target.is_none() {
+        bail!("--baseline compares two addresses: give --target too");
+    }
     let points = Arc::new(points::load(args.points.as_deref())?);
-    let clients = match &args.target {
-        Some(target) => {
-            let endpoint = client::endpoint(target)?;
-            let mut clients = Vec::with_capacity(args.connections);
-            for _ in 0..args.connections {
-                let channel = endpoint
-                    .connect()
-                    .await
-                    .with_context(|| format!("cannot reach the search service at {target}"))?;
-                clients.push(Client::Direct(SearchClient::new(channel)));
-            }
-            clients
-        }
+    // One entry per service measured: the target, then the baseline if any.
+    let mut targets: Vec<(String, Vec<Client>)> = Vec::with_capacity(2);
+    match &args.target {
+        Some(target) => targets.push((
+            target.clone(),
+            connect_direct(target, args.connections).await?,
+        )),
         // The balancer keeps one connection per instance itself.
-        None => vec![Client::discover(&args.registry, args.registry_token.as_deref()).await?],
-    };
+        None => targets.push((
+            format!("{SERVICE_NAME} via {}", args.registry),
+            vec![Client::discover(&args.registry, args.registry_token.as_deref()).await?],
+        )),
+    }
+    if let Some(baseline) = &args.baseline {
+        targets.push((
+            baseline.clone(),
+            connect_direct(baseline, args.connections).await?,
+        ));
+    }
     let now = Instant::now();
     let start = now + Duration::from_secs_f64(args.warmup);
     let window = Arc::new(Window {
         start,
         end: start + Duration::from_secs_f64(args.duration),
     });
-    // Each worker sends every `concurrency / rate` seconds, the workers evenly staggered.
-    let worker_interval = args
-        .rate
-        .map(|rate| Duration::from_secs_f64(args.concurrency as f64 / rate));
+    // Each worker sends every `concurrency / (rate × targets)` seconds, the workers evenly
+    // staggered.
+    let worker_interval = args.rate.map(|rate| {
+        Duration::from_secs_f64(args.concurrency as f64 / (rate * targets.len() as f64))
+    });
     let next_point = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::with_capacity(args.concurrency);
     for i in 0..args.concurrency {
-        let client = clients[i % clients.len()].clone();
+        let clients = targets
+            .iter()
+            .map(|(_, clients)| clients[i % clients.len()].clone())
+            .collect();
         let schedule = worker_interval.map(|interval| Schedule {
             next_due: now + interval.mul_f64(i as f64 / args.concurrency as f64),
             interval,
         });
         workers.push(tokio::spawn(worker(
-            client,
+            clients,
             points.clone(),
             next_point.clone(),
             args.query.clone(),
@@ -169,59 +201,94 @@ async fn search(args: BenchSearchArgs) -> Result<()> {
             schedule,
         )));
     }
-    let mut latencies_us = histogram()?;
-    let mut ok = 0;
-    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    let mut totals = Vec::with_capacity(targets.len());
+    for _ in &targets {
+        totals.push(WorkerTally::new()?);
+    }
     for worker in workers {
-        let tally = worker.await.context("load worker failed")??;
-        latencies_us.add(&tally.latencies_us)?;
-        ok += tally.ok;
-        for (code, n) in tally.errors {
-            *errors.entry(code).or_default() += n;
+        let tallies = worker.await.context("load worker failed")??;
+        for (total, tally) in totals.iter_mut().zip(tallies) {
+            total.add(tally)?;
         }
     }
-    let failed: u64 = errors.values().sum();
-    let target_name = args
-        .target
-        .clone()
-        .unwrap_or_else(|| format!("{SERVICE_NAME} via {}", args.registry));
-    let qps = ok as f64 / args.duration;
-    let pct = |q: f64| latencies_us.value_at_quantile(q);
+    let reports: Vec<_> = targets
+        .iter()
+        .zip(&totals)
+        .map(|((name, _), total)| total.report(name, &args, points.len()))
+        .collect();
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "rpc": "search", "target": target_name, "concurrency": args.concurrency,
-                "rate": args.rate,
-                "connections": args.connections, "duration_s": args.duration,
-                "warmup_s": args.warmup, "points": points.len(), "ok": ok,
-                "errors": failed, "qps": (qps * 10.0).round() / 10.0,
-                "p50_us": pct(0.5), "p90_us": pct(0.9), "p99_us": pct(0.99),
-                "max_us": latencies_us.max(),
-            })
-        );
+        let mut report = reports[0].clone();
+        if let Some(baseline) = reports.get(1) {
+            report["baseline"] = baseline.clone();
+        }
+        println!("{report}");
     } else {
         let load = match args.rate {
             Some(rate) => format!("{rate} calls/s over {} workers", args.concurrency),
             None => format!("concurrency {}", args.concurrency),
         };
-        println!(
-            "{ok} ok, {failed} failed in {:.1}s at {load}: {qps:.0} QPS, \
-             p50 {} µs, p90 {} µs, p99 {} µs, max {} µs",
-            args.duration,
-            pct(0.5),
-            pct(0.9),
-            pct(0.99),
-            latencies_us.max()
-        );
+        for ((name, _), total) in targets.iter().zip(&totals) {
+            let pct = |q: f64| total.latencies_us.value_at_quantile(q);
+            let failed: u64 = total.errors.values().sum();
+            let label = if targets.len() > 1 {
+                format!("{name}: ")
+            } else {
+                String::new()
+            };
+            println!(
+                "{label}{} ok, {failed} failed in {:.1}s at {load}: {:.0} QPS, \
+                 p50 {} µs, p90 {} µs, p99 {} µs, max {} µs",
+                total.ok,
+                args.duration,
+                total.ok as f64 / args.duration,
+                pct(0.5),
+                pct(0.9),
+                pct(0.99),
+                total.latencies_us.max()
+            );
+        }
     }
-    if !errors.is_empty() {
-        eprintln!("errors by gRPC code: {errors:?}");
-    }
-    if ok == 0 {
-        bail!("no successful call in the measured window");
+    for ((name, _), total) in targets.iter().zip(&totals) {
+        if !total.errors.is_empty() {
+            eprintln!("{name}: errors by gRPC code: {:?}", total.errors);
+        }
+        if total.ok == 0 {
+            bail!("no successful call to {name} in the measured window");
+        }
     }
     Ok(())
+}
+
+impl WorkerTally {
+    fn new() -> Result<Self> {
+        Ok(WorkerTally {
+            latencies_us: histogram()?,
+            ok: 0,
+            errors: BTreeMap::new(),
+        })
+    }
+
+    fn add(&mut self, other: WorkerTally) -> Result<()> {
+        self.latencies_us.add(&other.latencies_us)?;
+        self.ok += other.ok;
+        for (code, n) in other.errors {
+            *self.errors.entry(code).or_default() += n;
+        }
+        Ok(())
+    }
+
+    fn report(&self, target: &str, args: &BenchSearchArgs, points: usize) -> serde_json::Value {
+        let qps = self.ok as f64 / args.duration;
+        let pct = |q: f64| self.latencies_us.value_at_quantile(q);
+        serde_json::json!({
+            "rpc": "search", "target": target, "concurrency": args.concurrency,
+            "rate": args.rate, "connections": args.connections, "duration_s": args.duration,
+            "warmup_s": args.warmup, "points": points, "ok": self.ok,
+            "errors": self.errors.values().sum::<u64>(), "qps": (qps * 10.0).round() / 10.0,
+            "p50_us": pct(0.5), "p90_us": pct(0.9), "p99_us": pct(0.99),
+            "p999_us": pct(0.999), "max_us": self.latencies_us.max(),
+        })
+    }
 }
 
 /// One open-loop worker's share of the schedule.
@@ -246,27 +313,27 @@ impl Schedule {
     }
 }
 
+/// Calls its clients in turn (one per service measured) and tallies each separately.
 async fn worker(
-    mut client: Client,
+    mut clients: Vec<Client>,
     points: Arc<Vec<QueryPoint>>,
     next_point: Arc<AtomicUsize>,
     query: String,
     timeout: Duration,
     window: Arc<Window>,
     mut schedule: Option<Schedule>,
-) -> Result<WorkerTally> {
-    let mut tally = WorkerTally {
-        latencies_us: histogram()?,
-        ok: 0,
-        errors: BTreeMap::new(),
-    };
-    loop {
+) -> Result<Vec<WorkerTally>> {
+    let mut tallies = Vec::with_capacity(clients.len());
+    for _ in &clients {
+        tallies.push(WorkerTally::new()?);
+    }
+    for turn in (0..clients.len()).cycle() {
         let sent = match &mut schedule {
             Some(schedule) => schedule.next_call().await,
             None => Instant::now(),
         };
         if sent >= window.end {
-            return Ok(tally);
+            break;
         }
         let point = points[next_point.fetch_add(1, Ordering::Relaxed) % points.len()];
         let request = SearchRequest {
@@ -276,7 +343,7 @@ async fn worker(
             lat: point.lat,
             lng: point.lng,
         };
-        let result = match tokio::time::timeout(timeout, client.search(request)).await {
+        let result = match tokio::time::timeout(timeout, clients[turn].search(request)).await {
             Ok(result) => result,
             Err(_) => Err(tonic::Status::deadline_exceeded(
                 "no answer within --timeout-ms",
@@ -286,6 +353,7 @@ async fn worker(
         if sent < window.start || done > window.end {
             continue;
         }
+        let tally = &mut tallies[turn];
         match result {
             Ok(_) => {
                 tally.ok += 1;
@@ -301,4 +369,5 @@ async fn worker(
             }
         }
     }
+    Ok(tallies)
 }

@@ -21,7 +21,7 @@ use http::StatusCode;
 use tern_metrics::{diff_buckets, histogram_quantile, Exposition};
 
 use crate::table::columns;
-use crate::traces_cmd::{short_duration, write_stdout, HttpGet};
+use crate::traces_cmd::{write_stdout, HttpGet};
 
 const RPC_DURATION: &str = "rpc_server_call_duration_seconds";
 const HTTP_DURATION: &str = "http_server_request_duration_seconds";
@@ -437,7 +437,7 @@ fn table(rows: &[Row]) -> String {
     let seconds = |s: Option<f64>| {
         s.filter(|s| s.is_finite() && *s >= 0.0)
             .map_or("-".to_owned(), |s| {
-                short_duration(Duration::from_secs_f64(s))
+                tern_duration::format_rounded(Duration::from_secs_f64(s))
             })
     };
     for row in rows {

@@ -1,8 +1,8 @@
 //! `tern traces` and `tern trace ID`: the trace collector's JSON API (`tern-traces`, served
 //! by `tern up` on 127.0.0.1:4318) as a table of recent traces and as one trace's waterfall.
 //!
-//! Also the small pieces `tern top` shares: [`HttpGet`] (GETs to plain-HTTP APIs),
-//! [`short_duration`] and [`write_stdout`].
+//! Also the small pieces `tern top` shares: [`HttpGet`] (GETs to plain-HTTP APIs) and
+//! [`write_stdout`].
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -197,7 +197,7 @@ fn traces_table(traces: &[SummaryJson]) -> String {
         rows.push([
             trace.trace_id.clone(),
             time_of_day_utc(trace.start_unix_nano),
-            short_duration(Duration::from_nanos(trace.duration_ns)),
+            tern_duration::format_rounded(Duration::from_nanos(trace.duration_ns)),
             trace.span_count.to_string(),
             if trace.error { "ERROR" } else { "ok" }.to_owned(),
             format!("{}: {}", trace.root_service, trace.root_name),
@@ -216,7 +216,7 @@ fn trace_header(summary: &SummaryJson) -> String {
     let mut header = format!(
         "trace {}  {}  {spans}  services: {}",
         summary.trace_id,
-        short_duration(Duration::from_nanos(summary.duration_ns)),
+        tern_duration::format_rounded(Duration::from_nanos(summary.duration_ns)),
         summary.services.join(", ")
     );
     if summary.error {
@@ -283,20 +283,6 @@ pub(crate) fn write_stdout(text: &str) -> Result<bool> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
         Err(e) => Err(e).context("cannot write to stdout"),
     }
-}
-
-/// Go duration text rounded to 3 significant digits: "1.23ms", not "1.234567ms" (as the
-/// waterfall writes them).
-pub(crate) fn short_duration(duration: Duration) -> String {
-    let nanos = duration.as_nanos();
-    let mut scale: u128 = 1;
-    while nanos / scale >= 1000 {
-        scale *= 10;
-    }
-    let rounded = (nanos + scale / 2) / scale * scale;
-    tern_duration::format(Duration::from_nanos(
-        u64::try_from(rounded).unwrap_or(u64::MAX),
-    ))
 }
 
 /// GETs to plain-HTTP APIs (the trace API, the registry's Prometheus discovery, services'
@@ -421,21 +407,6 @@ mod tests {
         one.span_count = 1;
         one.error = true;
         assert!(trace_header(&one).ends_with("1 span  services: payments, web  ERROR"));
-    }
-
-    #[test]
-    fn durations_keep_three_significant_digits() {
-        let cases = [
-            (0, "0s"),
-            (999, "999ns"),
-            (1_234_567, "1.23ms"),
-            (1_235_000, "1.24ms"),
-            (999_600_000, "1s"),
-            (61_234_000_000, "1m1.2s"),
-        ];
-        for (nanos, text) in cases {
-            assert_eq!(short_duration(Duration::from_nanos(nanos)), text, "{nanos}");
-        }
     }
 
     #[test]

@@ -35,7 +35,11 @@ pub fn render_waterfall(spans: &[Span], width: usize) -> String {
     let label_width = width - bar_width - DURATION_WIDTH - DECORATION;
 
     let mut out = String::new();
-    let axis = format!("{:>w$}", short_duration(total), w = bar_width - 1);
+    let axis = format!(
+        "{:>w$}",
+        tern_duration::format_rounded(Duration::from_nanos(total)),
+        w = bar_width - 1
+    );
     let _ = writeln!(
         out,
         " {:<label_width$} {:>DURATION_WIDTH$} |0{axis}|",
@@ -55,7 +59,10 @@ pub fn render_waterfall(spans: &[Span], width: usize) -> String {
             out,
             "{marker}{:<label_width$} {:>DURATION_WIDTH$} |{bar}|",
             fit(&label, label_width),
-            fit(&short_duration(span.duration_nanos()), DURATION_WIDTH),
+            fit(
+                &tern_duration::format_rounded(Duration::from_nanos(span.duration_nanos())),
+                DURATION_WIDTH,
+            ),
         );
     }
     out
@@ -96,19 +103,6 @@ fn fit(text: &str, width: usize) -> String {
     let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
     cut.push('…');
     cut
-}
-
-/// Go duration text rounded to 3 significant digits: "1.23ms", not "1.234567ms".
-fn short_duration(nanos: u64) -> String {
-    let mut scale: u64 = 1;
-    while nanos / scale >= 1000 {
-        scale *= 10;
-    }
-    let rounded =
-        (u128::from(nanos) + u128::from(scale / 2)) / u128::from(scale) * u128::from(scale);
-    tern_duration::format(Duration::from_nanos(
-        u64::try_from(rounded).unwrap_or(u64::MAX),
-    ))
 }
 
 #[cfg(test)]
@@ -195,20 +189,5 @@ mod tests {
         "#]]
         .assert_eq(&render_waterfall(&spans, 40));
         assert_eq!(render_waterfall(&[], 80), "");
-    }
-
-    #[test]
-    fn short_durations_keep_three_significant_digits() {
-        let cases = [
-            (0, "0s"),
-            (999, "999ns"),
-            (1_234_567, "1.23ms"),
-            (1_235_000, "1.24ms"),
-            (61_500 * MS, "1m1.5s"),
-            (u64::MAX, "5111111h6m40s"),
-        ];
-        for (nanos, text) in cases {
-            assert_eq!(short_duration(nanos), text, "{nanos}");
-        }
     }
 }

@@ -5,13 +5,15 @@
 
 use std::{fmt, sync::Arc};
 
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 use rand::RngExt;
 
 use super::Telemetry;
 
-pub const TRACEPARENT: &str = "traceparent";
-pub const TRACESTATE: &str = "tracestate";
+// Names rather than `&str`: a lookup by `&str` first parses and lowercases the text, which
+// was most of what reading the trace context cost a call.
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+pub const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// Where a span sits in a trace: the trace, the span itself, and whether it is recorded.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

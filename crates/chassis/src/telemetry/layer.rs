@@ -157,11 +157,12 @@ impl Call {
             }
             CallKind::Http { method }
         };
+        let started = Instant::now();
         let (context, parent) = if telemetry.traces && !is_probe(request.uri().path()) {
-            let (trace, parent) = incoming(headers, &telemetry);
+            let (trace, parent) = incoming(headers, &telemetry, started);
             let context = CallContext {
                 trace,
-                tracestate: parent.and(headers.get(TRACESTATE).cloned()),
+                tracestate: parent.and_then(|_| headers.get(TRACESTATE).cloned()),
                 request_id: headers.get(REQUEST_ID_HEADER).cloned(),
                 telemetry: telemetry.clone(),
             };
@@ -176,7 +177,7 @@ impl Call {
         };
         Call {
             telemetry,
-            started: Instant::now(),
+            started,
             start_time,
             context,
             parent,
@@ -289,8 +290,12 @@ fn is_probe(path: &str) -> bool {
 }
 
 /// The call's span: a child of the caller's `traceparent` (kept when valid), else a new
-/// trace's root.
-fn incoming(headers: &HeaderMap, telemetry: &Telemetry) -> (TraceContext, Option<[u8; 8]>) {
+/// trace's root (sampled or not as of `now`).
+fn incoming(
+    headers: &HeaderMap,
+    telemetry: &Telemetry,
+    now: Instant,
+) -> (TraceContext, Option<[u8; 8]>) {
     let parent = headers
         .get(TRACEPARENT)
         .and_then(|v| TraceContext::parse_traceparent(v.as_bytes()).ok());
@@ -298,7 +303,7 @@ fn incoming(headers: &HeaderMap, telemetry: &Telemetry) -> (TraceContext, Option
         Some(parent) => (parent.child(), Some(parent.span_id)),
         None => {
             let mut root = TraceContext::root();
-            root.sampled = telemetry.records_spans() && telemetry.sampler.sample();
+            root.sampled = telemetry.records_spans() && telemetry.sampler.sample_at(now);
             (root, None)
         }
     }

@@ -2,10 +2,7 @@
 //! name and its metric series. A call then costs one map lookup by path and a few atomics
 //! instead of building strings and looking up each series.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, OnceLock, PoisonError, RwLock},
-};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use tern_metrics::{Gauge, Histogram};
 
@@ -66,7 +63,9 @@ impl GrpcMethod {
 /// The methods seen so far, by request path.
 #[derive(Default)]
 pub(crate) struct GrpcMethods {
-    by_path: RwLock<HashMap<Box<str>, Arc<GrpcMethod>>>,
+    /// foldhash rather than SipHash: this lookup runs on every call. Its seed is random
+    /// per process, and the map is capped at [`MAX_METHODS`] paths anyway.
+    by_path: RwLock<foldhash::HashMap<Box<str>, Arc<GrpcMethod>>>,
 }
 
 impl GrpcMethods {

@@ -7,7 +7,7 @@ use std::{
     task::{Context, Poll},
 };
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use http_body::{Body, Frame, SizeHint};
 
 /// Told how a call ended: its gRPC status, if any, and whether the body was read to its end.
@@ -95,11 +95,9 @@ impl<B, E: CallEnd> Drop for ObservedBody<B, E> {
     }
 }
 
+/// A name, not a `&str`: a lookup by `&str` parses the text first, on every call.
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+
 pub(crate) fn grpc_status(headers: &HeaderMap) -> Option<i32> {
-    headers
-        .get("grpc-status")?
-        .to_str()
-        .ok()?
-        .parse::<i32>()
-        .ok()
+    headers.get(GRPC_STATUS)?.to_str().ok()?.parse::<i32>().ok()
 }

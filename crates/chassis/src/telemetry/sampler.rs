@@ -33,7 +33,8 @@ impl Sampler {
         self.sample_at(Instant::now())
     }
 
-    fn sample_at(&self, now: Instant) -> bool {
+    /// [`Sampler::sample`] for a caller that has just read the clock.
+    pub(crate) fn sample_at(&self, now: Instant) -> bool {
         if self.per_second == 0 {
             return true;
         }

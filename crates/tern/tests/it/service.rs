@@ -89,6 +89,47 @@ fn up_serves_search_and_bench_then_stops_gracefully_on_sigterm() {
     assert_eq!(report["errors"], 0, "{report}");
     assert!(report["ok"].as_u64().is_some_and(|ok| ok > 0), "{report}");
 
+    // Open loop, A/B: the same service as target and baseline, 100 calls/s to each over
+    // 2 s. The schedule bounds the calls: 200 per target, plus at most one per worker
+    // started in the warm-up and finished late.
+    let ran = run(&mut tern([
+        "bench",
+        "search",
+        "--target",
+        &addr,
+        "--baseline",
+        &addr,
+        "--rate",
+        "100",
+        "--concurrency",
+        "4",
+        "--duration",
+        "2",
+        "--warmup",
+        "0",
+        "--json",
+    ]));
+    let report = json(&ran);
+    assert_eq!(report["rate"], 100.0, "{report}");
+    for side in [&report, &report["baseline"]] {
+        assert_eq!(side["errors"], 0, "{report}");
+        let ok = side["ok"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("ok in {report}"));
+        assert!(ok > 0 && ok <= 204, "{report}");
+        assert!(side["p999_us"].as_u64().is_some(), "{report}");
+    }
+    let ran = run(&mut tern(["bench", "search", "--baseline", &addr]));
+    assert!(!ran.status.success(), "{ran}");
+    assert!(
+        ran.stderr.contains("--baseline compares two addresses"),
+        "{ran}"
+    );
+    let ran = run(&mut tern([
+        "bench", "search", "--target", &addr, "--rate", "0",
+    ]));
+    assert!(ran.stderr.contains("--rate must be a positive"), "{ran}");
+
     let sent = Command::new("kill")
         .args(["-TERM", &up.pid().to_string()])
         .status()
