@@ -201,10 +201,7 @@ async fn search(args: BenchSearchArgs) -> Result<()> {
             schedule,
         )));
     }
-    let mut totals = Vec::with_capacity(targets.len());
-    for _ in &targets {
-        totals.push(WorkerTally::new()?);
-    }
+    let mut totals = WorkerTally::one_per_target(targets.len())?;
     for worker in workers {
         let tallies = worker.await.context("load worker failed")??;
         for (total, tally) in totals.iter_mut().zip(tallies) {
@@ -268,6 +265,10 @@ impl WorkerTally {
         })
     }
 
+    fn one_per_target(targets: usize) -> Result<Vec<Self>> {
+        (0..targets).map(|_| Self::new()).collect()
+    }
+
     fn add(&mut self, other: WorkerTally) -> Result<()> {
         self.latencies_us.add(&other.latencies_us)?;
         self.ok += other.ok;
@@ -323,10 +324,7 @@ async fn worker(
     window: Arc<Window>,
     mut schedule: Option<Schedule>,
 ) -> Result<Vec<WorkerTally>> {
-    let mut tallies = Vec::with_capacity(clients.len());
-    for _ in &clients {
-        tallies.push(WorkerTally::new()?);
-    }
+    let mut tallies = WorkerTally::one_per_target(clients.len())?;
     for turn in (0..clients.len()).cycle() {
         let sent = match &mut schedule {
             Some(schedule) => schedule.next_call().await,
