@@ -19,6 +19,14 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// No platform file was named and none is in the directory or its parents.
+    #[error(
+        "no {file} in {} or any parent directory: `tern init` writes the default stack there (or name one with --file)",
+        dir.display(),
+        file = crate::FILE_NAME
+    )]
+    NotFound { dir: PathBuf },
+
     /// `--env NAME` was given, but the overlay file `tern.NAME.toml` does not exist.
     #[error("environment {env:?}: overlay file {} does not exist", path.display())]
     MissingOverlay { env: String, path: PathBuf },

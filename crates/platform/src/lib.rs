@@ -20,6 +20,7 @@
 
 mod decode;
 mod error;
+mod locate;
 mod order;
 mod schema;
 mod spec;
@@ -32,6 +33,7 @@ use std::{
 };
 
 pub use error::{Error, Location};
+pub use locate::{locate, Hints, Located};
 pub use schema::json_schema;
 pub use spec::{
     BrokerSpec, Builtin, FlushSpec, HealthKind, HealthSpec, Platform, Program, RegistrySpec,

@@ -68,7 +68,7 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
 pub(crate) const HEALTH_KEYS: &[&str] = &["interval", "kind", "path", "timeout"];
 
 const DEFAULT_CONTROL: &str = "127.0.0.1:0";
-const DEFAULT_DATA_DIR: &str = ".tern";
+pub(crate) const DEFAULT_DATA_DIR: &str = ".tern";
 const DEFAULT_LOG_MAX_BYTES: u64 = 16 << 20;
 const DEFAULT_REPLICAS: u32 = 1;
 const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(1);
@@ -510,7 +510,7 @@ impl Cx<'_> {
 
 /// `root/path` with `.` dropped and `..` applied lexically (no file system access), or
 /// `path` itself when absolute.
-fn resolve(root: &Path, path: &Path) -> PathBuf {
+pub(crate) fn resolve(root: &Path, path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in root.join(path).components() {
         match component {
