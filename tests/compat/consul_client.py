@@ -1,6 +1,7 @@
 """The stock Python Consul client (py-consul) against tern's registry.
 
-Registers services with TCP, HTTP and TTL checks and waits for them to pass, exercises the
+Registers services with TCP, HTTP and TTL checks and waits for them to pass, puts the node
+and a service into maintenance and back (py-consul sends `enable=True`), exercises the
 KV store (put/get/recurse/keys/cas/delete) and a blocking KV read that must return as soon
 as the key changes. Prints one JSON line and exits 0 when every check passed.
 
@@ -59,6 +60,32 @@ def main(host, port):
                               and isinstance(nodes[0].get("Checks"), list))
     _, catalog = c.catalog.service("compat-http")
     checks["catalog_meta"] = bool(catalog) and catalog[0].get("ServiceMeta") == {"team": "geo"}
+
+    # py-consul sends enable=True / enable=False: Go's ParseBool forms, as Consul reads them.
+    checks["node_maintenance_enable"] = c.agent.maintenance(True, "compat node") is True
+    node_maint = c.agent.checks().get("_node_maintenance", {})
+    checks["node_maintenance_critical"] = (node_maint.get("Status") == "critical"
+                                           and node_maint.get("Name") == "Node Maintenance Mode"
+                                           and node_maint.get("Notes") == "compat node"
+                                           and not passing(c, "compat-tcp"))
+    checks["node_maintenance_disable"] = c.agent.maintenance(False) is True
+    checks["node_maintenance_removed"] = ("_node_maintenance" not in c.agent.checks()
+                                          and passing(c, "compat-tcp"))
+
+    enabled = c.agent.service.maintenance("compat-tcp-1", True, "compat service")
+    checks["service_maintenance_enable"] = enabled is True
+    service_maint = c.agent.checks().get("_service_maintenance:compat-tcp-1", {})
+    checks["service_maintenance_critical"] = (
+        service_maint.get("Status") == "critical"
+        and service_maint.get("Name") == "Service Maintenance Mode"
+        and service_maint.get("ServiceID") == "compat-tcp-1"
+        and service_maint.get("Notes") == "compat service"
+        and not passing(c, "compat-tcp") and passing(c, "compat-http"))
+    disabled = c.agent.service.maintenance("compat-tcp-1", False)
+    checks["service_maintenance_disable"] = disabled is True
+    checks["service_maintenance_removed"] = (
+        "_service_maintenance:compat-tcp-1" not in c.agent.checks()
+        and passing(c, "compat-tcp"))
 
     checks["kv_put"] = c.kv.put("compat/a", "1") is True
     _, entry = c.kv.get("compat/a")

@@ -109,7 +109,9 @@ pub(crate) async fn register_service(
     h.apply(Command::RegisterService {
         service,
         checks,
-        replace_existing_checks: p.flag("replace-existing-checks"),
+        // Consul honours only "" and "true" here and silently ignores `=1`, which clients
+        // send meaning true: read it like every other boolean.
+        replace_existing_checks: p.flag("replace-existing-checks")?,
     })
     .await?;
     done()
@@ -124,16 +126,6 @@ pub(crate) async fn deregister_service(
     done()
 }
 
-/// `?enable=` is required and must be a boolean, as in Consul.
-fn enable(p: &Params) -> Result<bool, ApiError> {
-    match p.get("enable") {
-        None | Some("") => Err(ApiError::bad_request("Missing value for enable")),
-        Some("true") | Some("1") => Ok(true),
-        Some("false") | Some("0") => Ok(false),
-        Some(_) => Err(ApiError::bad_request("Invalid value for enable")),
-    }
-}
-
 pub(crate) async fn service_maintenance(
     State(h): State<RegistryHandle>,
     Path(id): Path<String>,
@@ -141,7 +133,7 @@ pub(crate) async fn service_maintenance(
 ) -> Answer {
     h.apply(Command::ServiceMaintenance {
         service_id: id,
-        enable: enable(&p)?,
+        enable: p.required_flag("enable")?,
         reason: p.get("reason").unwrap_or("").to_string(),
     })
     .await?;
@@ -150,7 +142,7 @@ pub(crate) async fn service_maintenance(
 
 pub(crate) async fn node_maintenance(State(h): State<RegistryHandle>, p: Params) -> Answer {
     h.apply(Command::NodeMaintenance {
-        enable: enable(&p)?,
+        enable: p.required_flag("enable")?,
         reason: p.get("reason").unwrap_or("").to_string(),
     })
     .await?;

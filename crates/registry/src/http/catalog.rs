@@ -84,9 +84,9 @@ pub(crate) async fn health_service(
     State(h): State<RegistryHandle>,
     Path(name): Path<String>,
     p: Params,
-) -> Response {
+) -> Result<Response, ApiError> {
     let tags = p.all("tag");
-    let passing_only = p.flag("passing");
+    let passing_only = p.flag("passing")?;
     let (index, body) = blocking(&h, &p, |s| {
         let entries: Vec<_> = tagged(s, &name, &tags)
             .into_iter()
@@ -96,7 +96,7 @@ pub(crate) async fn health_service(
         (s.service_index(&name), json!(entries))
     })
     .await;
-    json_read(index, &body)
+    Ok(json_read(index, &body))
 }
 
 pub(crate) async fn health_checks(
@@ -198,9 +198,12 @@ fn label_name(key: &str) -> String {
 /// `GET /v1/prometheus/sd[?service=NAME...][&passing]`: Prometheus `http_sd_configs` target
 /// groups, one per instance (all of them, as consul_sd; `?passing` for passing only), with the `__meta_consul_*`
 /// labels `consul_sd_configs` would set (so relabel rules carry over).
-pub(crate) async fn prometheus_sd(State(h): State<RegistryHandle>, p: Params) -> Response {
+pub(crate) async fn prometheus_sd(
+    State(h): State<RegistryHandle>,
+    p: Params,
+) -> Result<Response, ApiError> {
     let only: Vec<String> = p.all("service").into_iter().map(str::to_string).collect();
-    let passing_only = p.flag("passing");
+    let passing_only = p.flag("passing")?;
     let (index, body) = blocking(&h, &p, |s| {
         let node = s.node();
         let groups: Vec<Value> = s
@@ -262,5 +265,5 @@ pub(crate) async fn prometheus_sd(State(h): State<RegistryHandle>, p: Params) ->
         (s.tables().services.max(s.tables().checks), json!(groups))
     })
     .await;
-    json_read(index, &body)
+    Ok(json_read(index, &body))
 }

@@ -158,6 +158,7 @@ impl From<Error> for ApiError {
             }
             Error::InvalidConfig(_)
             | Error::Serve(_)
+            | Error::Bind { .. }
             | Error::Dns(_)
             | Error::Task(_)
             | Error::Journal(_)
@@ -176,7 +177,9 @@ pub(crate) struct Params {
 }
 
 impl Params {
-    /// Whether a flag like `?recurse` is present (with any value, as Consul).
+    /// Whether a parameter is present, with any value. Consul reads the KV flags
+    /// (`?recurse`, `?keys`, `?raw`) and `?stale`/`?consistent` this way: even
+    /// `?recurse=false` recurses there, so it does here.
     pub(crate) fn has(&self, name: &str) -> bool {
         self.pairs.iter().any(|(k, _)| k == name)
     }
@@ -197,9 +200,23 @@ impl Params {
             .collect()
     }
 
-    /// A boolean flag: present and not "false"/"0".
-    pub(crate) fn flag(&self, name: &str) -> bool {
-        self.get(name).is_some_and(|v| v != "false" && v != "0")
+    /// An optional boolean parameter, as Consul reads `?passing`: absent is false, present
+    /// without a value (`?passing`) is true, else [`parse_bool`]; any other value is a 400.
+    pub(crate) fn flag(&self, name: &str) -> Result<bool, ApiError> {
+        match self.get(name) {
+            None => Ok(false),
+            Some("") => Ok(true),
+            Some(value) => parse_bool(value).ok_or_else(|| invalid_bool(name, value)),
+        }
+    }
+
+    /// A boolean parameter that must be given, as Consul reads `?enable=` (there an empty
+    /// value is invalid, not true).
+    pub(crate) fn required_flag(&self, name: &str) -> Result<bool, ApiError> {
+        let value = self
+            .get(name)
+            .ok_or_else(|| ApiError::bad_request(format!("Missing value for {name}")))?;
+        parse_bool(value).ok_or_else(|| invalid_bool(name, value))
     }
 
     /// An unsigned integer parameter; a malformed one is a 400.
@@ -214,6 +231,21 @@ impl Params {
             })
             .transpose()
     }
+}
+
+/// Go's `strconv.ParseBool`, which Consul reads boolean parameters with: clients send
+/// any of these (py-consul `True`, the Go client `true`, curl users `1`).
+fn parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Consul's wording (`Invalid value for enable: "yes"`).
+fn invalid_bool(name: &str, value: &str) -> ApiError {
+    ApiError::bad_request(format!("Invalid value for {name}: {value:?}"))
 }
 
 impl FromRequestParts<RegistryHandle> for Params {
@@ -333,4 +365,107 @@ pub(crate) fn with_index(mut response: Response, index: u64) -> Response {
     headers.insert("x-consul-knownleader", HeaderValue::from_static("true"));
     headers.insert("x-consul-lastcontact", HeaderValue::from_static("0"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRUE: [&str; 6] = ["1", "t", "T", "TRUE", "true", "True"];
+    const FALSE: [&str; 6] = ["0", "f", "F", "FALSE", "false", "False"];
+
+    fn params(query: &str) -> Params {
+        Params {
+            pairs: form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+            index: None,
+            wait: DEFAULT_WAIT,
+        }
+    }
+
+    #[test]
+    fn parse_bool_accepts_exactly_go_forms() {
+        for text in TRUE {
+            assert_eq!(parse_bool(text), Some(true), "{text}");
+        }
+        for text in FALSE {
+            assert_eq!(parse_bool(text), Some(false), "{text}");
+        }
+        // Every other casing of true/false, and the near misses clients might send.
+        let casings = |word: &str| -> Vec<String> {
+            (0..1u32 << word.len())
+                .map(|mask| {
+                    word.chars()
+                        .enumerate()
+                        .map(|(i, c)| {
+                            if mask & (1 << i) != 0 {
+                                c.to_ascii_uppercase()
+                            } else {
+                                c
+                            }
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        let mut others: Vec<String> = casings("true")
+            .into_iter()
+            .chain(casings("false"))
+            .filter(|s| !TRUE.contains(&s.as_str()) && !FALSE.contains(&s.as_str()))
+            .collect();
+        assert_eq!(others.len(), (16 - 3) + (32 - 3));
+        others.extend(
+            [
+                "", " ", "yes", "no", "on", "off", "y", "n", "2", "-1", "01", "00", "1.0",
+            ]
+            .into_iter()
+            .chain([" true", "true ", "tru", "truee", "\u{0}", "+1", "１"])
+            .map(str::to_string),
+        );
+        for text in &others {
+            assert_eq!(parse_bool(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn flag_is_false_when_absent_true_when_bare_else_parsed() {
+        assert!(!params("").flag("passing").unwrap());
+        assert!(params("passing").flag("passing").unwrap());
+        assert!(params("passing=").flag("passing").unwrap());
+        for text in TRUE {
+            assert!(params(&format!("passing={text}")).flag("passing").unwrap());
+        }
+        for text in FALSE {
+            assert!(!params(&format!("passing={text}")).flag("passing").unwrap());
+        }
+        let error = params("passing=yes").flag("passing").unwrap_err();
+        assert_eq!(error.status, StatusCode::BAD_REQUEST);
+        assert_eq!(error.message, r#"Invalid value for passing: "yes""#);
+    }
+
+    #[test]
+    fn required_flag_needs_a_value() {
+        for text in TRUE {
+            let p = params(&format!("enable={text}"));
+            assert!(p.required_flag("enable").unwrap(), "{text}");
+        }
+        for text in FALSE {
+            let p = params(&format!("enable={text}"));
+            assert!(!p.required_flag("enable").unwrap(), "{text}");
+        }
+        let missing = params("reason=x").required_flag("enable").unwrap_err();
+        assert_eq!(missing.message, "Missing value for enable");
+        // Consul: a bare `?enable` is ParseBool("") failing, not true.
+        let empty = params("enable").required_flag("enable").unwrap_err();
+        assert_eq!(empty.message, r#"Invalid value for enable: """#);
+        let bad = params("enable=on").required_flag("enable").unwrap_err();
+        assert_eq!(
+            (bad.status, bad.message),
+            (
+                StatusCode::BAD_REQUEST,
+                r#"Invalid value for enable: "on""#.to_string()
+            )
+        );
+    }
 }

@@ -234,6 +234,17 @@ async fn service_and_node_maintenance() {
     api.put("/v1/agent/maintenance?enable=false", "").await.ok();
     assert_eq!(passing(api.clone()).await, 1);
 
+    // Every form of Go's ParseBool, as Consul (py-consul sends `True`).
+    api.put("/v1/agent/maintenance?enable=True", "").await.ok();
+    assert_eq!(passing(api.clone()).await, 0);
+    api.put("/v1/agent/maintenance?enable=F", "").await.ok();
+    assert_eq!(passing(api.clone()).await, 1);
+    let invalid = api.put("/v1/agent/maintenance?enable=yes", "").await;
+    assert_eq!(
+        (invalid.status.as_u16(), invalid.text()),
+        (400, r#"Invalid value for enable: "yes""#.into())
+    );
+
     let missing = api.put("/v1/agent/service/maintenance/web", "").await;
     assert_eq!(
         (missing.status.as_u16(), missing.text()),

@@ -247,6 +247,13 @@ async fn health_service_entries() {
     );
     let passing = api.get("/v1/health/service/web?passing=1").await.json();
     assert_eq!(passing.as_array().unwrap().len(), 1);
+    let not_only_passing = api.get("/v1/health/service/web?passing=False").await;
+    assert_eq!(not_only_passing.ok().json().as_array().unwrap().len(), 2);
+    let invalid = api.get("/v1/health/service/web?passing=maybe").await;
+    assert_eq!(
+        (invalid.status.as_u16(), invalid.text()),
+        (400, r#"Invalid value for passing: "maybe""#.into())
+    );
     let db = api.get("/v1/health/service/db?passing").await.json();
     assert_eq!(
         db[0]["Checks"].as_array().unwrap().len(),
