@@ -1,5 +1,6 @@
-// protox compiles the contract in pure Rust (no `protoc` binary) and ships
-// google/protobuf/empty.proto itself.
+//! Compiles search.proto into tonic + prost code. protox does it in pure Rust (no `protoc`
+//! binary) and ships google/protobuf/empty.proto itself.
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=search.proto");
     let descriptors = protox::compile(["search.proto"], ["."])?;

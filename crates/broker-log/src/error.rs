@@ -1,3 +1,5 @@
+//! The log's errors: why an append was refused, why a read failed, and what opening a log can hit.
+
 use std::io;
 use std::path::PathBuf;
 

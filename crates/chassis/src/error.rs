@@ -1,3 +1,5 @@
+//! The chassis' one error enum: config, binding, serving and registry failures, named for people.
+
 use std::{io, net::SocketAddr, path::PathBuf};
 
 /// Everything that can go wrong in the chassis. Messages name the bad thing and the

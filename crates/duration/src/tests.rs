@@ -1,3 +1,5 @@
+//! Unit and property tests: parse and format agree with Go's `time.Duration`, and round-trip.
+
 use super::*;
 use proptest::prelude::*;
 

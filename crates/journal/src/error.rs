@@ -1,3 +1,5 @@
+//! The journal's one error enum: failed system calls and damaged files, each naming the file.
+
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;

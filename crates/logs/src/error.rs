@@ -1,3 +1,6 @@
+//! The log store's one error enum: bad service names and failed file operations, each naming
+//! the file.
+
 use std::io;
 use std::path::PathBuf;
 

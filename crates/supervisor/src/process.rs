@@ -51,6 +51,8 @@ impl Process {
         // orphans: chassis services then deregister and drain as on any SIGTERM. The
         // signal follows the spawning thread, which is a runtime worker living as long
         // as the supervisor (replicas are never spawned from `spawn_blocking`).
+        // The one place `unsafe_code` is allowed (the crate denies it; see Cargo.toml).
+        #[allow(unsafe_code)]
         unsafe {
             command.pre_exec(|| {
                 rustix::process::set_parent_process_death_signal(Some(Signal::TERM))

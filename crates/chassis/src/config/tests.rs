@@ -1,3 +1,5 @@
+//! Unit tests of `load_config`: defaults < file < `TERN_*` environment, and the errors' wording.
+
 use std::{
     path::{Path, PathBuf},
     time::Duration,

@@ -1,3 +1,5 @@
+//! Unit tests of the pure live-config core: reading KV pairs into a snapshot, validating it whole.
+
 use std::{
     sync::{Arc, Mutex},
     time::Duration,

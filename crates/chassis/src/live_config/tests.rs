@@ -1,3 +1,5 @@
+//! Unit tests of live config as a service sees it: applied or rejected snapshots, logs and status.
+
 use std::sync::Mutex;
 
 use serde::Deserialize;

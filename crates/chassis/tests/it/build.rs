@@ -1,3 +1,5 @@
+//! `Service::builder(..).build(..)` refuses bad names, duplicate gRPC services and invalid config.
+
 use tern_chassis::{ChassisConfig, Service};
 use tern_proto::search::search_server::SearchServer;
 

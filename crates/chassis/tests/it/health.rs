@@ -1,3 +1,5 @@
+//! `grpc.health.v1.Health` and readiness through the service handle.
+
 use crate::support::*;
 
 #[tokio::test]

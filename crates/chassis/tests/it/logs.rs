@@ -1,3 +1,5 @@
+//! Log lines written inside a call carry its request id and trace context.
+
 use serde_json::Value;
 use tern_chassis::LogConfig;
 use tern_proto::search::SearchRequest;

@@ -1,3 +1,5 @@
+//! Request ids: echoed when the caller sends one, generated otherwise, over HTTP and gRPC.
+
 use tern_proto::search::SearchRequest;
 
 use crate::support::*;

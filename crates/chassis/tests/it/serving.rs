@@ -1,3 +1,5 @@
+//! One listener serves gRPC and HTTP/1.1; `run` binds the configured address or says why not.
+
 use tern_chassis::Service;
 
 use crate::support::*;

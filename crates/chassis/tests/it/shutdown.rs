@@ -1,3 +1,5 @@
+//! Graceful shutdown: not ready first, hooks in order, in-flight calls drained up to the timeout.
+
 use std::{
     sync::{Arc, Mutex},
     time::Duration,

@@ -1,3 +1,5 @@
+//! gRPC checks against a real health server: serving, not serving, unknown, unreachable.
+
 use std::time::Duration;
 
 use tern_health_checks::{run_once, CheckSpec, Outcome, Status};

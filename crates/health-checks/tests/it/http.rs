@@ -1,3 +1,5 @@
+//! HTTP checks against a local server: status classes, output, method and headers, timeouts.
+
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, Method, StatusCode};

@@ -1,3 +1,5 @@
+//! TCP checks: a listening port passes, a closed port or a bad address is critical.
+
 use std::time::Duration;
 
 use tern_health_checks::{run_once, CheckSpec, Status};

@@ -1,3 +1,6 @@
+//! Appending: round trips through reopen, sequence order, group commit, oversized records,
+//! compaction hints.
+
 use std::collections::BTreeSet;
 
 use tern_journal::{Error, JournalConfig, MAX_RECORD_LEN};

@@ -1,3 +1,6 @@
+//! Recovery: torn and damaged tails, snapshots with later records, crashes between snapshot and
+//! log reset.
+
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};

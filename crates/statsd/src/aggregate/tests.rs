@@ -1,3 +1,6 @@
+//! Unit tests of the aggregator: each StatsD type in its metric family, bad lines counted by
+//! reason.
+
 use expect_test::expect;
 use tern_metrics::{parse, Exposition, Format};
 

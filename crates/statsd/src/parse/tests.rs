@@ -1,3 +1,6 @@
+//! Unit tests of the line parser: every type, sample rates, name sanitizing, each dialect's
+//! tags.
+
 use super::*;
 
 fn parse(line: &str) -> Line {

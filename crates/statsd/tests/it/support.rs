@@ -1,3 +1,6 @@
+//! Test support: a StatsD receiver on `127.0.0.1:0` with its metric registry, and a deadline
+//! helper.
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -1,3 +1,5 @@
+//! The receiver over real UDP: every dialect in one datagram, bad lines, datagrams near 64 KiB.
+
 use tokio::net::UdpSocket;
 
 use crate::support::Running;

@@ -1,3 +1,6 @@
+//! The store's one error enum: bad URLs and options, database and file failures, invalid
+//! features.
+
 use std::path::PathBuf;
 
 use crate::import::InvalidFeature;

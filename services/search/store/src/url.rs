@@ -1,3 +1,6 @@
+//! `StoreUrl`: where the features live (`sqlite:PATH`, `PATH.db`, `postgres://...`), never
+//! printing a password.
+
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;

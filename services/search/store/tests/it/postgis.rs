@@ -1,3 +1,6 @@
+//! The PostGIS store against a throwaway PostgreSQL + PostGIS cluster: import, load, query,
+//! errors.
+
 use search_store::testing::TempPostgis;
 use search_store::{Error, ImportOptions, PostgisStore, Store, StoreUrl};
 use serde_json::json;

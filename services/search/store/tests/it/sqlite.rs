@@ -1,3 +1,6 @@
+//! The SQLite store: imports of the shipped data, re-imports, invalid features, strict mode,
+//! bad input.
+
 use search_store::{Error, ImportOptions, SqliteStore, Store, StoreUrl};
 use serde_json::json;
 
