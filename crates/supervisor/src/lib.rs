@@ -14,6 +14,9 @@ mod process;
 mod replica;
 mod revisions;
 mod service;
+// Wired into the service shell by the next change.
+#[allow(dead_code, unused_imports)]
+mod state;
 
 use std::{
     collections::BTreeMap,
