@@ -20,6 +20,7 @@ use std::{
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
+use tern_backoff::Backoff;
 use tern_kafka_client::{
     Consumer, ConsumerConfig, ConsumerRecord, Producer, ProducerConfig, TypedConsumer,
 };
@@ -28,7 +29,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::{
-    backoff::Backoff,
     request::REQUEST_ID_HEADER,
     telemetry::{
         context::{self, CallContext, TraceContext, TRACEPARENT, TRACESTATE},

@@ -11,9 +11,8 @@
 
 use std::{future::Future, time::Duration};
 
+use tern_backoff::Backoff;
 use tern_consul_client::{Block, Error, Indexed};
-
-use crate::backoff::Backoff;
 
 pub(crate) const FIRST_RETRY: Duration = Duration::from_millis(100);
 pub(crate) const MAX_RETRY: Duration = Duration::from_secs(5);

@@ -60,7 +60,6 @@
 //! # }
 //! ```
 
-mod backoff;
 mod config;
 pub mod discovery;
 mod error;

@@ -21,7 +21,8 @@ use std::{
 use tokio::{task::JoinHandle, time::Instant};
 use tracing::{info, warn};
 
-use crate::{backoff::Backoff, ChassisConfig, Error, Secret};
+use crate::{ChassisConfig, Error, Secret};
+use tern_backoff::Backoff;
 use tern_consul_client::{Check, Consul, Probe, ServiceRegistration};
 
 /// The service `Meta` key naming the metrics endpoint's path.

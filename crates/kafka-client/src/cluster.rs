@@ -10,6 +10,7 @@ use std::time::Duration;
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{MetadataRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
+use tern_backoff::Backoff;
 use tokio::time::Instant;
 
 use crate::connection::Connection;
@@ -230,9 +231,10 @@ impl Cluster {
     }
 }
 
-/// Exponential backoff: 50 ms doubling up to 1 s.
+/// The delay before retrying after `attempt` consecutive failures: 50 ms × 2^attempt, at
+/// most 1 s (callers count from 1, so the first retry waits 100 ms).
 pub(crate) fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(50u64.saturating_mul(1 << attempt.min(5))).min(Duration::from_secs(1))
+    Backoff::delay(Duration::from_millis(50), Duration::from_secs(1), attempt)
 }
 
 /// `call` with a deadline.
@@ -247,4 +249,16 @@ pub(crate) async fn timed<T>(
             what: what.to_string(),
             after,
         })?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_double_from_50_ms_up_to_a_second() {
+        let delays: Vec<_> = (0..8).map(|n| backoff(n).as_millis()).collect();
+        assert_eq!(delays, [50, 100, 200, 400, 800, 1000, 1000, 1000]);
+        assert_eq!(backoff(u32::MAX), Duration::from_secs(1));
+    }
 }

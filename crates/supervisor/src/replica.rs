@@ -85,10 +85,7 @@ pub struct ReplicaStatus {
 
 /// The restart delay after `failures` consecutive short runs (1 = the first).
 pub(crate) fn backoff(failures: u32) -> Duration {
-    let doublings = failures.saturating_sub(1).min(16);
-    FIRST_BACKOFF
-        .saturating_mul(1 << doublings)
-        .min(MAX_BACKOFF)
+    tern_backoff::Backoff::delay(FIRST_BACKOFF, MAX_BACKOFF, failures.saturating_sub(1))
 }
 
 /// Whether a process that exited with `success` is started again under `policy`.
