@@ -2,25 +2,22 @@
 //! (with a gRPC, HTTP or TCP check), read a service's instances with their health, and
 //! read, list, write and delete KV entries, reads optionally as blocking queries
 //! (`?index=N&wait=..`). Written against Consul's documented API, so it works with
-//! `tern registry` and a real Consul agent alike. Plain HTTP (hyper-util's client), an
-//! optional ACL token sent as `X-Consul-Token` and never printed.
+//! `tern registry` and a real Consul agent alike; the one call only `tern registry`
+//! answers is its Prometheus service discovery (`prometheus.rs`). Plain HTTP through `tern-http-client`
+//! (its default timeouts and 16 MiB body limit, one kept-alive connection pool per
+//! client), an optional ACL token sent as `X-Consul-Token` and never printed.
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use base64::Engine as _;
-use http::{header, HeaderMap, Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Bytes;
-use hyper_util::{
-    client::legacy::{connect::HttpConnector, Client},
-    rt::TokioExecutor,
-};
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use serde::{Deserialize, Serialize};
+use tern_http_client::{Address, HttpClient, Options, Request};
 
-/// Bodies larger than this are refused (a health listing of thousands of instances fits).
-const MAX_BODY: usize = 16 << 20;
-/// How long a plain (non-blocking) request may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+mod prometheus;
+
+pub use prometheus::TargetGroup;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
@@ -38,17 +35,9 @@ pub enum Error {
 
 /// `"HOST:PORT"`: a non-empty host (name, IPv4 or `[IPv6]`) and a port number.
 pub fn check_host_port(text: &str) -> Result<(), String> {
-    let invalid = || {
+    tern_http_client::check_host_port(text).map_err(|_| {
         format!("invalid registry address {text:?}: expected HOST:PORT, e.g. \"127.0.0.1:8500\"")
-    };
-    let (host, port) = text.rsplit_once(':').ok_or_else(invalid)?;
-    let host_ok = !host.is_empty()
-        && !host.contains(['/', '?', '#', '@', ' '])
-        && (host.starts_with('[') == host.ends_with(']'));
-    if !host_ok || port.parse::<u16>().is_err() {
-        return Err(invalid());
-    }
-    Ok(())
+    })
 }
 
 /// Service names and IDs go into URL paths unescaped, so they are restricted to
@@ -231,7 +220,7 @@ pub struct Consul {
     addr: String,
     /// Sent as `X-Consul-Token` when the registry enforces ACLs; never logged.
     token: Option<Arc<str>>,
-    client: Client<HttpConnector, Full<Bytes>>,
+    http: HttpClient,
 }
 
 impl std::fmt::Debug for Consul {
@@ -248,16 +237,12 @@ impl Consul {
     /// A client for the agent at `addr` (`HOST:PORT`); connects lazily.
     pub fn new(addr: &str) -> Result<Self, Error> {
         check_host_port(addr).map_err(Error::InvalidAddress)?;
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(2)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
+        let http = HttpClient::new(Address::Tcp(addr.to_owned()), Options::default())
+            .map_err(|e| Error::InvalidAddress(e.to_string()))?;
         Ok(Consul {
             addr: addr.to_owned(),
             token: None,
-            client,
+            http,
         })
     }
 
@@ -273,19 +258,14 @@ impl Consul {
 
     pub async fn register(&self, registration: &ServiceRegistration) -> Result<(), Error> {
         let body = serde_json::to_vec(registration).map_err(|e| self.bad_response(e))?;
-        self.send(
-            Method::PUT,
-            "/v1/agent/service/register",
-            Some(body),
-            REQUEST_TIMEOUT,
-        )
-        .await?;
+        self.send(Method::PUT, "/v1/agent/service/register", Some(body), None)
+            .await?;
         Ok(())
     }
 
     pub async fn deregister(&self, id: &str, timeout: Duration) -> Result<(), Error> {
         let path = format!("/v1/agent/service/deregister/{}", encode_path(id));
-        self.send(Method::PUT, &path, None, timeout).await?;
+        self.send(Method::PUT, &path, None, Some(timeout)).await?;
         Ok(())
     }
 
@@ -293,9 +273,7 @@ impl Consul {
     /// 404; an error for anything else but 200).
     pub async fn is_registered(&self, id: &str) -> Result<bool, Error> {
         let path = format!("/v1/agent/service/{}", encode_path(id));
-        let (status, _, body) = self
-            .exchange(Method::GET, &path, None, REQUEST_TIMEOUT)
-            .await?;
+        let (status, _, body) = self.exchange(Method::GET, &path, None, None).await?;
         match status {
             StatusCode::OK => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
@@ -373,9 +351,7 @@ impl Consul {
     /// `GET /v1/kv/KEY`: the entry, or `None` when there is no such key.
     pub async fn kv_get(&self, key: &str) -> Result<Option<KvEntry>, Error> {
         let path = format!("/v1/kv/{}", encode_path(key));
-        let (status, _, body) = self
-            .exchange(Method::GET, &path, None, REQUEST_TIMEOUT)
-            .await?;
+        let (status, _, body) = self.exchange(Method::GET, &path, None, None).await?;
         match status {
             StatusCode::OK => Ok(self.kv_entries(&body)?.into_iter().next()),
             StatusCode::NOT_FOUND => Ok(None),
@@ -408,7 +384,7 @@ impl Consul {
     pub async fn kv_put(&self, key: &str, value: &[u8]) -> Result<(), Error> {
         let path = format!("/v1/kv/{}", encode_path(key));
         let (_, body) = self
-            .send(Method::PUT, &path, Some(value.to_vec()), REQUEST_TIMEOUT)
+            .send(Method::PUT, &path, Some(value.to_vec()), None)
             .await?;
         match body.trim_ascii() {
             b"true" => Ok(()),
@@ -422,8 +398,7 @@ impl Consul {
         if recurse {
             path.push_str("?recurse");
         }
-        self.send(Method::DELETE, &path, None, REQUEST_TIMEOUT)
-            .await?;
+        self.send(Method::DELETE, &path, None, None).await?;
         Ok(())
     }
 
@@ -452,12 +427,12 @@ impl Consul {
 
     /// A read, blocking when asked; 404 reads as an empty body (Consul's "no such keys").
     async fn read(&self, mut path: String, block: Option<Block>) -> Result<(u64, Bytes), Error> {
-        let mut timeout = REQUEST_TIMEOUT;
+        let mut timeout = None;
         if let Some(Block { index, wait }) = block {
             path.push(if path.contains('?') { '&' } else { '?' });
             path.push_str(&format!("index={index}&wait={}ms", wait.as_millis()));
             // Consul adds up to wait/16 of jitter; leave room for it and the transfer.
-            timeout += wait + wait / 16;
+            timeout = Some(self.http.options().request_timeout + wait + wait / 16);
         }
         let (status, headers, body) = self.exchange(Method::GET, &path, None, timeout).await?;
         let index = headers
@@ -484,7 +459,7 @@ impl Consul {
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
-        timeout: Duration,
+        timeout: Option<Duration>,
     ) -> Result<(HeaderMap, Bytes), Error> {
         let (status, headers, body) = self.exchange(method, path, body, timeout).await?;
         if status != StatusCode::OK {
@@ -498,49 +473,45 @@ impl Consul {
         self.bad_response(format!("{path}: HTTP {status}: {}", text.trim()))
     }
 
-    /// One request and its answer, whatever the status.
+    /// One request and its answer, whatever the status, within `timeout` (else the
+    /// client's default).
     async fn exchange(
         &self,
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
-        timeout: Duration,
+        timeout: Option<Duration>,
     ) -> Result<(StatusCode, HeaderMap, Bytes), Error> {
-        let unreachable = |detail: String| Error::Unreachable {
-            addr: self.addr.clone(),
-            detail,
-        };
-        let mut request = Request::builder()
-            .method(method)
-            .uri(format!("http://{}{path}", self.addr))
-            .header(header::ACCEPT, "application/json");
-        if body.is_some() {
-            request = request.header(header::CONTENT_TYPE, "application/json");
+        let mut request = Request::new(method, path)
+            .header(header::ACCEPT, HeaderValue::from_static("application/json"));
+        if let Some(body) = body {
+            request = request.json(body);
         }
         if let Some(token) = &self.token {
-            request = request.header("x-consul-token", token.as_ref());
+            let mut value = HeaderValue::from_str(token).map_err(|e| {
+                self.bad_response(format!("cannot build the request for {path}: token: {e}"))
+            })?;
+            value.set_sensitive(true);
+            request = request.header(HeaderName::from_static("x-consul-token"), value);
         }
-        let request = request
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .map_err(|e| self.bad_response(format!("cannot build the request for {path}: {e}")))?;
-        let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| unreachable(error_chain(&e)))?;
-            let (parts, body) = response.into_parts();
-            let body = Limited::new(body, MAX_BODY)
-                .collect()
-                .await
-                .map_err(|e| unreachable(format!("reading the response: {e}")))?
-                .to_bytes();
-            Ok::<_, Error>((parts, body))
-        };
-        let (parts, body) = tokio::time::timeout(timeout, exchange)
-            .await
-            .map_err(|_| unreachable(format!("no answer within {timeout:?}")))??;
-        Ok((parts.status, parts.headers, body))
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        let response = self.http.send(request).await.map_err(|error| {
+            let detail = error.reason();
+            match error {
+                tern_http_client::Error::BodyTooLarge { .. }
+                | tern_http_client::Error::InvalidRequest { .. }
+                | tern_http_client::Error::InvalidAddress(_) => self.bad_response(detail),
+                tern_http_client::Error::Unreachable { .. }
+                | tern_http_client::Error::ConnectTimedOut { .. }
+                | tern_http_client::Error::TimedOut { .. } => Error::Unreachable {
+                    addr: self.addr.clone(),
+                    detail,
+                },
+            }
+        })?;
+        Ok((response.status, response.headers, response.body))
     }
 }
 
@@ -556,18 +527,6 @@ fn encode_path(text: &str) -> String {
         }
     }
     out
-}
-
-/// `error: cause: cause`, as hyper-util's client error alone says only "client error".
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

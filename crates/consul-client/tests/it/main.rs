@@ -167,10 +167,59 @@ async fn errors_name_the_registry() {
     drop(listener);
     let consul = Consul::new(&addr).expect("valid");
     let error = consul.kv_get("x").await.expect_err("nothing listens");
-    assert!(
-        error
-            .to_string()
-            .contains(&format!("cannot reach the registry at {addr}")),
-        "{error}"
+    // The cause once, not hyper's layers.
+    assert_eq!(
+        error.to_string(),
+        format!("cannot reach the registry at {addr}: connection refused")
     );
+}
+
+#[tokio::test]
+async fn prometheus_targets_carry_consul_sd_labels() {
+    let running = start().await;
+    let consul = &running.consul;
+    consul
+        .register(&registration("echo-1", 7001, None))
+        .await
+        .expect("register");
+    let groups = consul.prometheus_sd().await.expect("target groups");
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0].targets, ["127.0.0.1:7001"]);
+    let label = |name: &str| groups[0].labels.get(name).map(String::as_str);
+    assert_eq!(label("__meta_consul_service"), Some("echo"));
+    assert_eq!(label("__meta_consul_service_id"), Some("echo-1"));
+    assert_eq!(label("__meta_consul_health"), Some("passing"));
+    assert_eq!(label("__meta_consul_service_metadata_revision"), Some("1"));
+    let _ = running.stop.send(());
+}
+
+#[tokio::test]
+async fn a_registry_that_does_not_answer_is_unreachable_in_time() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    // Takes connections and never answers.
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let consul = Consul::new(&addr).expect("valid");
+    let started = std::time::Instant::now();
+    let error = consul
+        .kv_list(
+            "config/",
+            Some(Block {
+                index: 1,
+                wait: Duration::from_millis(160),
+            }),
+        )
+        .await
+        .expect_err("no answer");
+    // The default 5s plus the wait and Consul's wait/16 of jitter.
+    assert_eq!(
+        error.to_string(),
+        format!("cannot reach the registry at {addr}: no answer within 5.17s")
+    );
+    assert!(started.elapsed() >= Duration::from_secs(5));
 }
