@@ -46,6 +46,9 @@ use tree::FileId;
 /// The platform file's conventional name, at the project root.
 pub const FILE_NAME: &str = "tern.toml";
 
+/// The default stack, commented: what `tern init` writes. Valid as it is, in any directory.
+pub const DEFAULT_FILE: &str = include_str!("default.toml");
+
 /// Reads and validates the platform file at `path` and, with `env`, its overlay
 /// [`overlay_path`]`(path, env)`, which must exist. Relative paths in the files are resolved
 /// against `path`'s directory (made absolute from the current directory if needed).

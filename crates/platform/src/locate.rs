@@ -26,13 +26,15 @@ pub struct Located {
     /// The platform file, if one was named or found (it may not exist when named).
     pub file: Option<PathBuf>,
     pub data_dir: PathBuf,
+    /// Where the search for a file started.
+    pub searched_from: PathBuf,
 }
 
 impl Located {
     /// The platform file, or the error that says how to get one.
-    pub fn require_file(&self, cwd: &Path) -> Result<&Path, Error> {
+    pub fn require_file(&self) -> Result<&Path, Error> {
         self.file.as_deref().ok_or_else(|| Error::NotFound {
-            dir: cwd.to_path_buf(),
+            dir: self.searched_from.clone(),
         })
     }
 }
@@ -52,7 +54,11 @@ pub fn locate(hints: &Hints, cwd: &Path) -> Result<Located, Error> {
         }
         (None, None) => cwd.join(DEFAULT_DATA_DIR),
     };
-    Ok(Located { file, data_dir })
+    Ok(Located {
+        file,
+        data_dir,
+        searched_from: cwd.to_path_buf(),
+    })
 }
 
 /// The nearest `tern.toml` in `dir` or its parents.
@@ -159,7 +165,7 @@ mod tests {
         let located = locate(&Hints::default(), &cwd).unwrap();
         assert_eq!(located.file, None);
         assert_eq!(located.data_dir, cwd.join(".tern"));
-        let error = located.require_file(&cwd).unwrap_err().to_string();
+        let error = located.require_file().unwrap_err().to_string();
         assert!(error.contains("tern init"), "{error}");
     }
 }

@@ -36,6 +36,14 @@ pub enum Error {
     /// A registry configuration that cannot work, naming the key and the expected form.
     #[error("invalid registry config: {0}")]
     InvalidConfig(String),
+    /// A listener could not be bound.
+    #[error("cannot listen for {what} on {addr}")]
+    Bind {
+        what: &'static str,
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
     /// The HTTP server failed.
     #[error("registry HTTP server: {0}")]
     Serve(#[from] std::io::Error),

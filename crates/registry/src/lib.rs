@@ -161,6 +161,43 @@ pub struct Listeners {
     pub dns_tcp: tokio::net::TcpListener,
 }
 
+impl Listeners {
+    /// Binds the HTTP listener and the DNS UDP socket and TCP listener (one port for both,
+    /// as DNS clients retry truncated answers over TCP on the same port; with port 0 the
+    /// TCP listener takes the port the UDP socket got). Errors name what could not bind.
+    pub async fn bind(http: SocketAddr, dns: SocketAddr) -> Result<Listeners, Error> {
+        let bind_error = |what: &'static str, addr: SocketAddr| {
+            move |source| Error::Bind { what, addr, source }
+        };
+        let http_listener = tokio::net::TcpListener::bind(http)
+            .await
+            .map_err(bind_error("HTTP", http))?;
+        let attempts = if dns.port() == 0 { 50 } else { 1 };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let udp = tokio::net::UdpSocket::bind(dns)
+                .await
+                .map_err(bind_error("DNS over UDP", dns))?;
+            let bound = udp.local_addr().map_err(bind_error("DNS over UDP", dns))?;
+            match tokio::net::TcpListener::bind(bound).await {
+                Ok(tcp) => {
+                    return Ok(Listeners {
+                        http: http_listener,
+                        dns_udp: udp,
+                        dns_tcp: tcp,
+                    })
+                }
+                Err(error) if attempt >= attempts => {
+                    return Err(bind_error("DNS over TCP", bound)(error))
+                }
+                // Port 0 gave a UDP port whose TCP twin is taken: try another.
+                Err(_) => {}
+            }
+        }
+    }
+}
+
 /// A built registry: validated config and its state.
 pub struct Registry {
     handle: RegistryHandle,

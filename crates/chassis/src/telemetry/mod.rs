@@ -50,6 +50,7 @@ mod sampler;
 use std::sync::Arc;
 
 pub use context::{current, inject, CallContext, TraceContext, TraceparentError};
+pub use red::names;
 pub(crate) use export::{SpanKind, SpanQueue, SpanRecord, SpanStatus, Value};
 pub(crate) use red::Red;
 

@@ -4,6 +4,31 @@ use tern_metrics::{
     Gauge, GaugeFamily, Histogram, HistogramFamily, Registry, DEFAULT_LATENCY_BUCKETS,
 };
 
+/// The families' names and the labels readers select on: what `tern top` and dashboards
+/// read, defined once here.
+pub mod names {
+    /// Histogram of gRPC calls served (seconds).
+    pub const RPC_SERVER_DURATION: &str = "rpc_server_call_duration_seconds";
+    /// Gauge of gRPC calls being served.
+    pub const RPC_SERVER_ACTIVE: &str = "rpc_server_active_calls";
+    /// Histogram of HTTP requests served (seconds).
+    pub const HTTP_SERVER_DURATION: &str = "http_server_request_duration_seconds";
+    /// Gauge of HTTP requests being served.
+    pub const HTTP_SERVER_ACTIVE: &str = "http_server_active_requests";
+    /// Histogram of gRPC calls made through the discovery client (seconds).
+    pub const RPC_CLIENT_DURATION: &str = "rpc_client_call_duration_seconds";
+    /// Label: the gRPC service (`grpc.health.v1.Health`).
+    pub const RPC_SERVICE: &str = "rpc_service";
+    /// Label: the gRPC status code as a number (`0` is OK).
+    pub const RPC_GRPC_STATUS_CODE: &str = "rpc_grpc_status_code";
+    /// Label: the route an HTTP request matched (`/metrics`).
+    pub const HTTP_ROUTE: &str = "http_route";
+    /// Label: the HTTP status code.
+    pub const HTTP_RESPONSE_STATUS_CODE: &str = "http_response_status_code";
+}
+
+use names::*;
+
 /// Stands for a gRPC method the service does not serve (OpenTelemetry's convention for
 /// values outside a known set), so unknown paths cannot create series.
 pub(crate) const OTHER_METHOD: &str = "_OTHER";
@@ -33,42 +58,33 @@ impl Red {
         };
         Red {
             rpc_duration: histogram(
-                "rpc_server_call_duration_seconds",
+                RPC_SERVER_DURATION,
                 "Duration of gRPC calls served, until the response ended.",
-                &[
-                    "rpc_system",
-                    "rpc_service",
-                    "rpc_method",
-                    "rpc_grpc_status_code",
-                ],
+                &["rpc_system", RPC_SERVICE, "rpc_method", RPC_GRPC_STATUS_CODE],
             ),
             rpc_active: gauge(
-                "rpc_server_active_calls",
+                RPC_SERVER_ACTIVE,
                 "gRPC calls being served.",
-                &["rpc_service"],
+                &[RPC_SERVICE],
             ),
             http_duration: histogram(
-                "http_server_request_duration_seconds",
+                HTTP_SERVER_DURATION,
                 "Duration of HTTP requests served, until the response ended.",
-                &[
-                    "http_request_method",
-                    "http_route",
-                    "http_response_status_code",
-                ],
+                &["http_request_method", HTTP_ROUTE, HTTP_RESPONSE_STATUS_CODE],
             ),
             http_active: gauge(
-                "http_server_active_requests",
+                HTTP_SERVER_ACTIVE,
                 "HTTP requests being served.",
                 &["http_request_method"],
             ),
             client_duration: histogram(
-                "rpc_client_call_duration_seconds",
+                RPC_CLIENT_DURATION,
                 "Duration of gRPC calls made through the discovery client.",
                 &[
                     "rpc_system",
-                    "rpc_service",
+                    RPC_SERVICE,
                     "rpc_method",
-                    "rpc_grpc_status_code",
+                    RPC_GRPC_STATUS_CODE,
                     "peer_service",
                 ],
             ),

@@ -399,3 +399,26 @@ fn telemetry_external_collector_and_no_statsd() {
     assert_eq!(p.telemetry.traces, tern_platform::TracesSpec::Off);
     assert_eq!(p.telemetry.statsd.map(|s| s.listen.port()), Some(18125));
 }
+
+#[test]
+fn the_file_tern_init_writes_is_the_default_stack() {
+    let platform = tern_platform::parse(
+        tern_platform::DEFAULT_FILE,
+        "tern.toml",
+        None,
+        None,
+        Path::new("/empty"),
+    )
+    .expect("valid");
+    let names: Vec<&str> = platform.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["search"]);
+    assert_eq!(platform.supervisor.data_dir, Path::new("/empty/.tern"));
+    assert!(matches!(
+        platform.registry,
+        tern_platform::RegistrySpec::Embedded { .. }
+    ));
+    assert!(matches!(
+        platform.broker,
+        tern_platform::BrokerSpec::Embedded { .. }
+    ));
+}

@@ -7,7 +7,8 @@
 //! produces them: in-process to the embedded broker, or through tern's Kafka client to an
 //! external one (connected on first use, reconnected after failures). When the queue is
 //! full (the broker far behind or down), lines are dropped from shipping, counted and
-//! reported; the files under `logs/` keep them all.
+//! reported; the files under `logs/` keep them all. When stopped, it ships what is already
+//! queued, then ends.
 
 use std::{
     collections::BTreeMap,
@@ -21,14 +22,16 @@ use std::{
 use futures::future::join_all;
 use tern_broker::{BrokerHandle, OutgoingRecord};
 use tern_kafka_client::{Producer, ProducerConfig, ProducerRecord};
+use tern_lifecycle::{BoxError, Component, Scope};
 use tern_logs::{LogTap, Record};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 const QUEUE: usize = 16_384;
 const BATCH: usize = 1_024;
 
 #[derive(Debug)]
-pub struct BrokerLogTap {
+struct BrokerLogTap {
     queue: mpsc::Sender<Record>,
     dropped: Arc<AtomicU64>,
 }
@@ -42,24 +45,42 @@ impl LogTap for BrokerLogTap {
 }
 
 /// Where the lines go.
-pub enum Destination {
+pub(crate) enum Destination {
     Embedded(BrokerHandle),
     /// A broker's `HOST:PORT` (a real Kafka, or `tern broker` elsewhere).
     External(String),
 }
 
-/// The tap for the supervisor's log store, and the task shipping what it queues.
-pub fn start(broker: Destination) -> (Arc<BrokerLogTap>, tokio::task::JoinHandle<()>) {
-    let (queue, lines) = mpsc::channel(QUEUE);
-    let dropped = Arc::new(AtomicU64::new(0));
-    let tap = Arc::new(BrokerLogTap {
-        queue,
-        dropped: dropped.clone(),
-    });
-    (tap, tokio::spawn(ship(broker, lines, dropped)))
+/// Log shipping as a platform component: the tap for the supervisor's log store, and the
+/// task shipping what it queues until stopped (then what is already queued).
+pub(crate) struct LogShipping(pub Destination);
+
+impl Component for LogShipping {
+    type Output = Arc<dyn LogTap>;
+    const NAME: &'static str = "log shipping";
+
+    async fn start(self, scope: &Scope) -> Result<Arc<dyn LogTap>, BoxError> {
+        let (queue, lines) = mpsc::channel(QUEUE);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let tap = Arc::new(BrokerLogTap {
+            queue,
+            dropped: dropped.clone(),
+        });
+        let stopping = scope.token().clone();
+        scope.spawn(async move {
+            ship(self.0, lines, dropped, stopping).await;
+            Ok::<(), BoxError>(())
+        });
+        Ok(tap)
+    }
 }
 
-async fn ship(broker: Destination, mut lines: mpsc::Receiver<Record>, dropped: Arc<AtomicU64>) {
+async fn ship(
+    broker: Destination,
+    mut lines: mpsc::Receiver<Record>,
+    dropped: Arc<AtomicU64>,
+    stopping: CancellationToken,
+) {
     let mut sink = match broker {
         Destination::Embedded(handle) => Sink::Embedded(handle),
         Destination::External(bootstrap) => Sink::External {
@@ -69,20 +90,27 @@ async fn ship(broker: Destination, mut lines: mpsc::Receiver<Record>, dropped: A
     };
     let mut batch = Vec::with_capacity(BATCH);
     let mut reported = 0;
-    while lines.recv_many(&mut batch, BATCH).await > 0 {
-        let mut by_topic: BTreeMap<String, Vec<OutgoingRecord>> = BTreeMap::new();
-        for record in batch.drain(..) {
-            by_topic
-                .entry(format!("logs.{}", record.service))
-                .or_default()
-                .push(outgoing(&record));
-        }
-        for (topic, records) in by_topic {
-            let lines = records.len();
-            if let Err(error) = sink.produce(&topic, records).await {
-                tracing::warn!(%topic, %error, lines, "cannot ship log lines");
+    loop {
+        let received = tokio::select! {
+            received = lines.recv_many(&mut batch, BATCH) => received,
+            // Stopping: ship what is queued already, then end.
+            () = stopping.cancelled() => {
+                while batch.len() < BATCH {
+                    match lines.try_recv() {
+                        Ok(record) => batch.push(record),
+                        Err(_) => break,
+                    }
+                }
+                if !batch.is_empty() {
+                    sink.ship(&mut batch).await;
+                }
+                return;
             }
+        };
+        if received == 0 {
+            return;
         }
+        sink.ship(&mut batch).await;
         let now_dropped = dropped.load(Ordering::Relaxed);
         if now_dropped > reported {
             tracing::warn!(
@@ -103,6 +131,23 @@ enum Sink {
 }
 
 impl Sink {
+    /// Produces `batch` (emptied) to one topic per service.
+    async fn ship(&mut self, batch: &mut Vec<Record>) {
+        let mut by_topic: BTreeMap<String, Vec<OutgoingRecord>> = BTreeMap::new();
+        for record in batch.drain(..) {
+            by_topic
+                .entry(format!("logs.{}", record.service))
+                .or_default()
+                .push(outgoing(&record));
+        }
+        for (topic, records) in by_topic {
+            let lines = records.len();
+            if let Err(error) = self.produce(&topic, records).await {
+                tracing::warn!(%topic, %error, lines, "cannot ship log lines");
+            }
+        }
+    }
+
     async fn produce(&mut self, topic: &str, records: Vec<OutgoingRecord>) -> Result<(), String> {
         match self {
             Sink::Embedded(handle) => handle
@@ -195,7 +240,11 @@ mod tests {
             .unwrap();
         tokio::spawn(broker.serve(listener, std::future::pending::<()>()));
 
-        let (tap, _shipper) = start(Destination::External(bootstrap.clone()));
+        let mut lifecycle = tern_lifecycle::Lifecycle::new();
+        let tap = lifecycle
+            .start(LogShipping(Destination::External(bootstrap.clone())))
+            .await
+            .unwrap();
         for n in 0..3 {
             tap.line(&Record {
                 ts: SystemTime::now(),
@@ -231,5 +280,6 @@ mod tests {
         }
         assert_eq!(lines, ["line 0", "line 1", "line 2"]);
         consumer.close().await.unwrap();
+        lifecycle.stop().await.unwrap();
     }
 }

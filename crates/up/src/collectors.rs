@@ -1,0 +1,114 @@
+//! What `tern up` runs to collect telemetry (`[telemetry]`), as platform components: the
+//! OTLP receiver with its trace store and query API, and the StatsD receiver with the
+//! `/metrics` endpoint that serves what it received; and [`replica_env`], the environment
+//! that points replicas at them.
+
+use std::{collections::BTreeMap, net::SocketAddr};
+
+use axum::{extract::State, http::HeaderMap, response::IntoResponse, routing::get, Router};
+use tern_lifecycle::{BoxError, Component, Scope};
+use tern_platform::StatsdSpec;
+
+/// The OTLP receiver (gRPC and HTTP) and the trace API.
+pub(crate) struct TraceCollector {
+    pub grpc: SocketAddr,
+    pub http: SocketAddr,
+    pub max_spans: u32,
+}
+
+impl Component for TraceCollector {
+    /// The OTLP/gRPC endpoint replicas export to.
+    type Output = SocketAddr;
+    const NAME: &'static str = "OTLP receiver";
+
+    async fn start(self, scope: &Scope) -> Result<SocketAddr, BoxError> {
+        let store = tern_traces::StoreHandle::new(tern_traces::TraceStore::new(
+            usize::try_from(self.max_spans).unwrap_or(usize::MAX),
+        ));
+        let server = tern_traces::TraceServer::build(tern_traces::TraceConfig {
+            store,
+            ..tern_traces::TraceConfig::default()
+        })?;
+        let grpc = tokio::net::TcpListener::bind(self.grpc)
+            .await
+            .map_err(|e| format!("cannot listen for OTLP/gRPC on {}: {e}", self.grpc))?;
+        let http = tokio::net::TcpListener::bind(self.http)
+            .await
+            .map_err(|e| format!("cannot listen for OTLP/HTTP on {}: {e}", self.http))?;
+        let endpoint = grpc.local_addr()?;
+        tracing::info!(otlp_grpc = %endpoint, otlp_http = %http.local_addr()?, "OTLP receiver serving");
+        let listeners = tern_traces::Listeners { grpc, http };
+        let stopping = scope.stopping();
+        scope.spawn(async move { server.serve(listeners, stopping).await });
+        Ok(endpoint)
+    }
+}
+
+/// The StatsD receiver and its Prometheus endpoint.
+pub(crate) struct StatsdCollector(pub StatsdSpec);
+
+impl Component for StatsdCollector {
+    /// The UDP address StatsD clients send to.
+    type Output = SocketAddr;
+    const NAME: &'static str = "StatsD receiver";
+
+    async fn start(self, scope: &Scope) -> Result<SocketAddr, BoxError> {
+        let StatsdSpec { listen, metrics } = self.0;
+        let registry = tern_metrics::Registry::new();
+        let server =
+            tern_statsd::StatsdServer::build(tern_statsd::StatsdConfig::new(registry.clone()))?;
+        let socket = tokio::net::UdpSocket::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen for StatsD on udp {listen}: {e}"))?;
+        let metrics_listener = tokio::net::TcpListener::bind(metrics)
+            .await
+            .map_err(|e| format!("cannot serve StatsD metrics on {metrics}: {e}"))?;
+        let udp = socket.local_addr()?;
+        tracing::info!(statsd_udp = %udp, statsd_metrics = %metrics_listener.local_addr()?, "StatsD receiver serving");
+        scope.spawn(server.serve(socket, scope.stopping()));
+        let app = Router::new()
+            .route("/metrics", get(scrape))
+            .with_state(registry);
+        let stopping = scope.stopping();
+        scope.spawn(async move {
+            axum::serve(metrics_listener, app)
+                .with_graceful_shutdown(stopping)
+                .await
+        });
+        Ok(udp)
+    }
+}
+
+/// `GET /metrics` of what StatsD received (OpenMetrics when asked for).
+async fn scrape(
+    State(registry): State<tern_metrics::Registry>,
+    headers: HeaderMap,
+) -> impl IntoResponse {
+    let accept = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let (content_type, body) = tern_metrics::encode(&registry, accept);
+    ([(axum::http::header::CONTENT_TYPE, content_type)], body)
+}
+
+/// What every replica gets to reach the collectors (see `docs/platform.md`,
+/// `[telemetry]`): the OTLP endpoint (`HOST:PORT`) and the StatsD address.
+pub(crate) fn replica_env(
+    otlp: Option<&str>,
+    statsd: Option<SocketAddr>,
+) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    if let Some(endpoint) = otlp {
+        env.insert("TERN_TELEMETRY__OTLP_ENDPOINT".into(), endpoint.to_owned());
+        env.insert(
+            "OTEL_EXPORTER_OTLP_ENDPOINT".into(),
+            format!("http://{endpoint}"),
+        );
+        env.insert("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "grpc".into());
+    }
+    if let Some(udp) = statsd {
+        env.insert("STATSD_HOST".into(), udp.ip().to_string());
+        env.insert("STATSD_PORT".into(), udp.port().to_string());
+    }
+    env
+}
