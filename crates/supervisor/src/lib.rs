@@ -9,13 +9,12 @@
 //! replica (deregister, drain, SIGTERM) in reverse order.
 
 mod control;
+mod launch;
 mod leftovers;
 mod process;
 mod replica;
 mod revisions;
 mod service;
-// Wired into the service shell by the next change.
-#[allow(dead_code, unused_imports)]
 mod state;
 
 use std::{
@@ -32,13 +31,10 @@ use tracing::{info, warn};
 
 pub use control::{unix_now, Client, ControlAddress, PsReplica, PsService, PsView, RevisionView};
 pub use process::alive as process_alive;
-pub use replica::{Phase, ReplicaStatus};
 pub use revisions::Revision;
+pub use state::{Phase, ReplicaStatus};
 
-use crate::{
-    revisions::Revisions,
-    service::{ServiceRuntime, Target},
-};
+use crate::{revisions::Revisions, service::ServiceRuntime, state::Target};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -96,6 +92,8 @@ pub(crate) struct Context {
     pub(crate) data_dir: PathBuf,
     pub(crate) executable: PathBuf,
     pub(crate) logs: LogStore,
+    /// Every service's revision history (the shell marks failed rollouts).
+    pub(crate) revisions: Mutex<Revisions>,
 }
 
 /// A running supervisor; clone freely.
@@ -109,7 +107,6 @@ struct Inner {
     platform_file: PathBuf,
     platform: Mutex<Platform>,
     services: Mutex<Vec<Arc<ServiceRuntime>>>,
-    revisions: Mutex<Revisions>,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -143,6 +140,7 @@ impl Supervisor {
                     None => store,
                 }
             },
+            revisions: Mutex::new(revisions),
         });
         let supervisor = Supervisor {
             inner: Arc::new(Inner {
@@ -150,7 +148,6 @@ impl Supervisor {
                 platform_file: config.platform_file,
                 platform: Mutex::new(config.platform.clone()),
                 services: Mutex::new(Vec::new()),
-                revisions: Mutex::new(revisions),
                 stop: tokio::sync::watch::Sender::new(false),
             }),
         };
@@ -232,7 +229,7 @@ impl Supervisor {
                     .collect()
             })
             .unwrap_or_default();
-        lock(&self.inner.revisions).record(spec, config, cause)
+        lock(&self.inner.context.revisions).record(spec, config, cause)
     }
 
     fn service(&self, name: &str) -> Result<Arc<ServiceRuntime>, Error> {
@@ -365,11 +362,8 @@ impl Supervisor {
             spec,
             revision,
         };
-        let result = runtime.roll_out(target, Some(previous)).await;
-        if let Err(error) = &result {
-            lock(&self.inner.revisions).mark_failed(&runtime.name, revision, &error.to_string())?;
-        }
-        result
+        // A failed rollout is rolled back and its revision marked failed by the service.
+        runtime.roll_out(target, previous).await
     }
 
     /// Rolls `service` back to revision `to` (default: the one before the current), as a
@@ -379,7 +373,7 @@ impl Supervisor {
         let current = runtime.target();
         let wanted =
             {
-                let revisions = lock(&self.inner.revisions);
+                let revisions = lock(&self.inner.context.revisions);
                 let history = revisions.history(&runtime.name);
                 match to {
                     Some(number) => revisions.get(&runtime.name, number).cloned().ok_or(
@@ -404,8 +398,11 @@ impl Supervisor {
         let cause = format!("rollback to {}", wanted.number);
         let mut spec = wanted.spec.clone();
         spec.replicas = current.replicas;
-        let revision =
-            lock(&self.inner.revisions).record_forced(&spec, wanted.config.clone(), &cause)?;
+        let revision = lock(&self.inner.context.revisions).record_forced(
+            &spec,
+            wanted.config.clone(),
+            &cause,
+        )?;
         self.roll_out(&runtime, spec, revision.number, current)
             .await?;
         Ok(revision.number)
@@ -413,7 +410,9 @@ impl Supervisor {
 
     pub fn history(&self, service: &str) -> Result<Vec<Revision>, Error> {
         let runtime = self.service(service)?;
-        Ok(lock(&self.inner.revisions).history(&runtime.name).to_vec())
+        Ok(lock(&self.inner.context.revisions)
+            .history(&runtime.name)
+            .to_vec())
     }
 
     /// Every service and replica, for `tern ps`.
