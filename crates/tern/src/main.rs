@@ -2,16 +2,11 @@
 
 mod bench;
 mod broker_cmd;
-mod client;
 mod ctl;
-mod dns;
-mod import;
 mod kv_cmd;
 mod log_shipping;
 mod logs_cmd;
-mod points;
 mod registry_cmd;
-mod search_cmd;
 mod service_cmd;
 mod table;
 mod top_cmd;
@@ -57,13 +52,13 @@ enum Command {
     /// Run a built-in service in this process (what `tern up` runs per replica).
     Service(service_cmd::ServiceArgs),
     /// Import a GeoJSON FeatureCollection into a feature store.
-    Import(import::ImportArgs),
+    Import(search_client::import::ImportArgs),
     /// Run the embedded Consul-compatible registry (HTTP API + DNS) alone.
     Registry(registry_cmd::RegistryArgs),
     /// Run the embedded Kafka-compatible broker alone.
     Broker(broker_cmd::BrokerArgs),
     /// Query a search service.
-    Search(search_cmd::SearchArgs),
+    Search(search_client::search::SearchArgs),
     /// Read and write the registry's KV store (config keys live under config/SERVICE/).
     #[command(subcommand)]
     Kv(kv_cmd::KvCommand),
@@ -108,10 +103,12 @@ fn run(command: Command) -> Result<()> {
         Command::Rollback(args) => client_runtime()?.block_on(ctl::rollback(args)),
         Command::Service(args) => service_cmd::run(args),
         Command::Config(command) => up::config(command),
-        Command::Import(args) => client_runtime()?.block_on(import::run(args)),
+        Command::Import(args) => {
+            Ok(client_runtime()?.block_on(search_client::import::run(args, data_dir))?)
+        }
         Command::Registry(args) => client_runtime()?.block_on(registry_cmd::run(args)),
         Command::Broker(args) => client_runtime()?.block_on(broker_cmd::run(args)),
-        Command::Search(args) => client_runtime()?.block_on(search_cmd::run(args)),
+        Command::Search(args) => Ok(client_runtime()?.block_on(search_client::search::run(args))?),
         Command::Kv(command) => client_runtime()?.block_on(kv_cmd::run(command)),
         Command::Bench(command) => bench::run(command),
         Command::Logs(args) => client_runtime()?.block_on(logs_cmd::run(args)),
