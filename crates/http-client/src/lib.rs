@@ -208,21 +208,31 @@ impl HttpClient {
     /// A client for `address`; connects lazily. Fails only on a TCP address that is not
     /// `HOST:PORT`.
     pub fn new(address: Address, options: Options) -> Result<HttpClient, Error> {
-        let authority = match &address {
-            Address::Tcp(host_port) => {
-                check_host_port(host_port)?;
-                host_port
-                    .parse::<Authority>()
-                    .map_err(|_| Error::InvalidAddress(host_port.clone()))?
-            }
-            Address::Unix(_) => Authority::from_static("localhost"),
+        let host_port = match address {
+            Address::Tcp(host_port) => host_port,
+            Address::Unix(path) => return Ok(HttpClient::unix(path, options)),
         };
+        check_host_port(&host_port)?;
+        let authority = host_port
+            .parse::<Authority>()
+            .map_err(|_| Error::InvalidAddress(host_port.clone()))?;
         Ok(HttpClient {
-            label: address.to_string().into(),
+            label: host_port.as_str().into(),
             authority,
-            pool: connect::Pool::new(address, &options),
+            pool: connect::Pool::new(Address::Tcp(host_port), &options),
             options,
         })
+    }
+
+    /// A client for the Unix socket at `path` (which need not exist yet).
+    pub fn unix(path: impl Into<PathBuf>, options: Options) -> HttpClient {
+        let path = path.into();
+        HttpClient {
+            label: path.display().to_string().into(),
+            authority: Authority::from_static("localhost"),
+            pool: connect::Pool::new(Address::Unix(path), &options),
+            options,
+        }
     }
 
     pub fn options(&self) -> &Options {

@@ -72,7 +72,6 @@ pub(crate) fn schema() -> Value {
                 "type": "object",
                 "additionalProperties": false,
                 "properties": {
-                    "control": { "$ref": "#/$defs/socketAddress", "default": "127.0.0.1:0", "description": "Control API address." },
                     "data_dir": { "type": "string", "minLength": 1, "default": ".tern", "description": "Data directory, relative to the file's directory." },
                     "log_max_bytes": {
                         "description": "Maximum log size per service: bytes, or a string like \"16MiB\".",

@@ -219,8 +219,6 @@ pub enum FlushSpec {
 /// How `tern up` itself runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SupervisorSpec {
-    /// The control API address (`tern ps`, `tern scale`...). Default `127.0.0.1:0`.
-    pub control: SocketAddr,
     /// The data directory, absolute. Default `ROOT/.tern`.
     pub data_dir: PathBuf,
     /// Each service's log is capped at this many bytes. Default 16 MiB.

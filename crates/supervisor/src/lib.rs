@@ -5,8 +5,9 @@
 //! answers the CLI through a small JSON control API.
 //!
 //! `Supervisor::start(config)` starts the services in dependency order;
-//! `serve_control(listener, shutdown)` serves the control API; `shutdown()` stops every
-//! replica (deregister, drain, SIGTERM) in reverse order.
+//! `serve_control(bind_control(data_dir)?, shutdown)` serves the control API on its
+//! owner-only Unix socket; `shutdown()` stops every replica (deregister, drain, SIGTERM)
+//! in reverse order.
 
 mod control;
 mod launch;
@@ -29,7 +30,9 @@ use tern_logs::LogStore;
 use tern_platform::{Platform, ServiceSpec};
 use tracing::{info, warn};
 
-pub use control::{unix_now, Client, ControlAddress, PsReplica, PsService, PsView, RevisionView};
+pub use control::{
+    bind_control, unix_now, Client, ControlAddress, PsReplica, PsService, PsView, RevisionView,
+};
 pub use process::alive as process_alive;
 pub use revisions::Revision;
 pub use state::{Phase, ReplicaStatus};
@@ -441,9 +444,10 @@ impl Supervisor {
         leftovers::clear(&self.inner.context.data_dir.join("supervisor"));
     }
 
+    /// Serves the control API on `listener`, bound by [`bind_control`].
     pub async fn serve_control(
         &self,
-        listener: tokio::net::TcpListener,
+        listener: tokio::net::UnixListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
         control::serve(self.clone(), listener, shutdown).await

@@ -69,7 +69,7 @@ pub async fn detach(
             )));
         }
         if let Some(control) = ControlAddress::read(data_dir).filter(|c| c.pid == child.id()) {
-            break control.address;
+            break control.socket;
         }
         if Instant::now() >= deadline {
             return Err(Error::Detach(format!(

@@ -178,7 +178,6 @@ async fn start(
     lifecycle
         .start(ControlApi {
             supervisor: supervisor.clone(),
-            listen: platform.supervisor.control,
             data_dir,
         })
         .await?;

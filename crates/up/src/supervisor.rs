@@ -1,9 +1,10 @@
 //! The supervisor and its control API as platform components: the supervisor starts every
 //! service's replicas and, when stopped, stops them (deregister, drain, SIGTERM) while the
 //! registry and broker still serve; the control API (`tern ps`, `scale`, `down`, ...)
-//! serves until stopped and removes its address file then.
+//! serves on its owner-only socket until stopped and removes the socket and its address
+//! file then.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::path::PathBuf;
 
 use tern_lifecycle::{BoxError, Component, Scope};
 use tern_supervisor::{ControlAddress, Supervisor, SupervisorConfig};
@@ -29,7 +30,6 @@ impl Component for Supervision {
 
 pub(crate) struct ControlApi {
     pub supervisor: Supervisor,
-    pub listen: SocketAddr,
     pub data_dir: PathBuf,
 }
 
@@ -38,11 +38,9 @@ impl Component for ControlApi {
     const NAME: &'static str = "control API";
 
     async fn start(self, scope: &Scope) -> Result<(), BoxError> {
-        let listener = tokio::net::TcpListener::bind(self.listen)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", self.listen))?;
+        let listener = tern_supervisor::bind_control(&self.data_dir)?;
         ControlAddress {
-            address: listener.local_addr()?,
+            socket: ControlAddress::socket_path(&self.data_dir),
             pid: std::process::id(),
         }
         .write(&self.data_dir)?;

@@ -231,8 +231,7 @@ async fn a_connection_closed_without_an_answer_is_unreachable() {
 async fn over_a_unix_socket() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("api.sock");
-    let client = HttpClient::new(Address::Unix(path.clone()), Options::default())
-        .expect("any path is an address");
+    let client = HttpClient::unix(&path, Options::default());
     let error = client
         .send(Request::get("/hello"))
         .await

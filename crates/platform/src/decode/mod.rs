@@ -47,7 +47,7 @@ pub(crate) const BROKER_KEYS: &[&str] = &[
     "partitions",
 ];
 pub(crate) const REGISTRY_KEYS: &[&str] = &["dns", "embedded", "external", "http", "token"];
-pub(crate) const SUPERVISOR_KEYS: &[&str] = &["control", "data_dir", "log_max_bytes"];
+pub(crate) const SUPERVISOR_KEYS: &[&str] = &["data_dir", "log_max_bytes"];
 pub(crate) const SERVICE_KEYS: &[&str] = &[
     "builtin",
     "command",
@@ -67,7 +67,6 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
 ];
 pub(crate) const HEALTH_KEYS: &[&str] = &["interval", "kind", "path", "timeout"];
 
-const DEFAULT_CONTROL: &str = "127.0.0.1:0";
 pub(crate) const DEFAULT_DATA_DIR: &str = ".tern";
 const DEFAULT_LOG_MAX_BYTES: u64 = 16 << 20;
 const DEFAULT_REPLICAS: u32 = 1;
@@ -484,7 +483,6 @@ impl Cx<'_> {
 
     fn supervisor(&self, entry: Option<&Entry>, root: &Path) -> Result<SupervisorSpec, Error> {
         let mut spec = SupervisorSpec {
-            control: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: resolve(root, Path::new(DEFAULT_DATA_DIR)),
             log_max_bytes: DEFAULT_LOG_MAX_BYTES,
         };
@@ -492,12 +490,19 @@ impl Cx<'_> {
             return Ok(spec);
         };
         let key = "supervisor";
-        let t = self.table(&entry.value, key, SUPERVISOR_KEYS)?;
-        if let Some((_, a)) = self.opt(t, key, "control", |n, k| {
-            self.socket_addr(n, k, DEFAULT_CONTROL)
-        })? {
-            spec.control = a;
+        // Once the control API's TCP address; now the API is the data dir's owner-only
+        // socket, which no setting can open wider. Say so rather than "unknown key".
+        if let Kind::Table(entries) = &entry.value.kind {
+            if let Some(old) = entries.get("control") {
+                return Err(self.err(
+                    &old.key,
+                    &child(key, "control"),
+                    "no longer a setting: the control API listens on DATA_DIR/supervisor/control.sock, \
+                     reachable only by the user running `tern up`; remove this key",
+                ));
+            }
         }
+        let t = self.table(&entry.value, key, SUPERVISOR_KEYS)?;
         if let Some((_, p)) = self.opt(t, key, "data_dir", |n, k| self.path(n, k, root))? {
             spec.data_dir = p;
         }

@@ -49,6 +49,8 @@ fn unknown_keys_name_the_allowed_ones() {
     expect!["tern.toml:3:26: services.a.health.retries: unknown key, expected one of: interval, kind, path, timeout"].assert_eq(&error("[services.a]\ncommand = [\"a\"]\nhealth = { kind = \"tcp\", retries = 3 }\n"));
     expect!["tern.toml:1:1: registy: unknown key, expected one of: broker, registry, services, supervisor, telemetry"]
         .assert_eq(&error("registy = {}\n"));
+    // The control API's old TCP address: the error says where the API went.
+    expect!["tern.toml:2:1: supervisor.control: no longer a setting: the control API listens on DATA_DIR/supervisor/control.sock, reachable only by the user running `tern up`; remove this key"].assert_eq(&error("[supervisor]\ncontrol = \"127.0.0.1:7000\"\n"));
     expect![
         "tern.toml:2:1: broker.listen: applies only to the embedded broker, and `external` is set"
     ]
@@ -142,7 +144,6 @@ fn duplicate_register_as() {
 #[test]
 fn bad_socket_addresses() {
     expect![[r#"tern.toml:2:8: registry.http: expected a socket address IP:PORT like "127.0.0.1:8500", found "localhost:8500""#]].assert_eq(&error("[registry]\nhttp = \"localhost:8500\"\n"));
-    expect![[r#"tern.toml:2:11: supervisor.control: expected a socket address IP:PORT like "127.0.0.1:0", found "127.0.0.1""#]].assert_eq(&error("[supervisor]\ncontrol = \"127.0.0.1\"\n"));
     expect![[r#"tern.toml:2:12: registry.external: expected an address HOST:PORT like "consul.internal:8500", found "http://consul:8500""#]].assert_eq(&error("[registry]\nexternal = \"http://consul:8500\"\n"));
 }
 

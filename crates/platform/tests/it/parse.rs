@@ -15,7 +15,6 @@ dns = "127.0.0.1:18600"
 token = "s3cret"
 
 [supervisor]
-control = "127.0.0.1:7000"
 data_dir = "var/tern"
 log_max_bytes = "512KiB"
 
@@ -67,7 +66,6 @@ fn a_full_file() {
                 flush: Always,
             },
             supervisor: SupervisorSpec {
-                control: 127.0.0.1:7000,
                 data_dir: "/proj/var/tern",
                 log_max_bytes: 524288,
             },
@@ -169,7 +167,6 @@ fn defaults() {
                 flush: Always,
             },
             supervisor: SupervisorSpec {
-                control: 127.0.0.1:0,
                 data_dir: "/proj/.tern",
                 log_max_bytes: 16777216,
             },
@@ -249,7 +246,6 @@ fn defaults() {
             token: None
         }
     );
-    assert_eq!(empty.supervisor.control, "127.0.0.1:0".parse().unwrap());
     assert_eq!(empty.supervisor.data_dir, Path::new("/proj/.tern"));
     assert_eq!(empty.supervisor.log_max_bytes, 16 * 1024 * 1024);
     assert!(empty.services.is_empty());

@@ -10,6 +10,7 @@ use std::{
 
 use tern_supervisor::{process_alive, PsReplica, Supervisor, SupervisorConfig};
 
+mod control;
 
 /// Nothing listens on port 1 of the loopback address: every registry call is refused.
 const NO_REGISTRY: &str = "127.0.0.1:1";

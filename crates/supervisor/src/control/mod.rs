@@ -1,7 +1,9 @@
 //! The control API the CLI talks to (`tern ps`, `scale`, `apply`, `restart`, `rollout`,
-//! `rollback`, `down`): JSON over HTTP/1.1 on loopback. Its address is written to
-//! `supervisor/control.json` in the data dir. The wire types here are the API; the
-//! supervisor's own types stay free to change.
+//! `rollback`, `down`): JSON over HTTP/1.1 on the Unix socket
+//! `DATA_DIR/supervisor/control.sock`, which only the user running `tern up` can reach
+//! (`socket.rs`). Its path and the supervisor's pid are written to
+//! `supervisor/control.json`. The wire types here are the API; the supervisor's own types
+//! stay free to change. [`Client`] (`client.rs`) is the CLI's side.
 //!
 //! | method | path | body → answer |
 //! |---|---|---|
@@ -17,9 +19,11 @@
 //! Errors are `{"error":"..."}` with 404 (unknown service or revision), 409 (a rollout
 //! failed and was rolled back), 503 (replicas not healthy in time) or 400.
 
+mod client;
+mod socket;
+
 use std::{
     collections::HashMap,
-    net::SocketAddr,
     path::{Path, PathBuf},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -31,13 +35,10 @@ use axum::{
     routing::{get, post},
     Json, Router,
 };
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::{
-    client::legacy::{connect::HttpConnector, Client as HttpClient},
-    rt::TokioExecutor,
-};
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::{Deserialize, Serialize};
+
+pub use client::Client;
+pub use socket::bind_control;
 
 use crate::{Error, Revision, Supervisor};
 
@@ -91,13 +92,19 @@ pub struct RevisionView {
 /// Where a running supervisor's control API is: `supervisor/control.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ControlAddress {
-    pub address: SocketAddr,
+    /// The Unix socket it serves on ([`ControlAddress::socket_path`]).
+    pub socket: PathBuf,
     pub pid: u32,
 }
 
 impl ControlAddress {
     fn path(data_dir: &Path) -> PathBuf {
         data_dir.join("supervisor").join("control.json")
+    }
+
+    /// `DATA_DIR/supervisor/control.sock`, where [`bind_control`] listens.
+    pub fn socket_path(data_dir: &Path) -> PathBuf {
+        data_dir.join("supervisor").join("control.sock")
     }
 
     pub fn write(&self, data_dir: &Path) -> Result<(), Error> {
@@ -121,8 +128,10 @@ impl ControlAddress {
         serde_json::from_slice(&bytes).ok()
     }
 
+    /// Removes the address file and the socket (at shutdown, once serving stopped).
     pub fn remove(data_dir: &Path) {
         let _ = std::fs::remove_file(Self::path(data_dir));
+        let _ = std::fs::remove_file(Self::socket_path(data_dir));
     }
 }
 
@@ -337,7 +346,7 @@ async fn rollback(
 
 pub(crate) async fn serve(
     supervisor: Supervisor,
-    listener: tokio::net::TcpListener,
+    listener: tokio::net::UnixListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     axum::serve(listener, router(supervisor))
@@ -347,139 +356,6 @@ pub(crate) async fn serve(
             what: "serving the control API".into(),
             source,
         })
-}
-
-/// The CLI's side of the control API.
-#[derive(Clone)]
-pub struct Client {
-    address: SocketAddr,
-    http: HttpClient<HttpConnector, Full<Bytes>>,
-}
-
-impl Client {
-    pub fn new(address: SocketAddr) -> Client {
-        Client {
-            address,
-            http: HttpClient::builder(TokioExecutor::new()).build(HttpConnector::new()),
-        }
-    }
-
-    pub async fn ps(&self) -> Result<PsView, Error> {
-        self.call(http::Method::GET, "/v1/ps", None).await
-    }
-
-    pub async fn wait(&self, timeout: Duration) -> Result<(), Error> {
-        let path = format!("/v1/wait?timeout_ms={}", timeout.as_millis());
-        self.call::<serde_json::Value>(http::Method::POST, &path, None)
-            .await
-            .map(drop)
-    }
-
-    pub async fn scale(&self, service: &str, replicas: u32) -> Result<(), Error> {
-        let body = serde_json::json!({ "replicas": replicas });
-        self.call::<serde_json::Value>(
-            http::Method::POST,
-            &format!("/v1/services/{service}/scale"),
-            Some(body),
-        )
-        .await
-        .map(drop)
-    }
-
-    pub async fn restart(&self, service: &str) -> Result<(), Error> {
-        self.call::<serde_json::Value>(
-            http::Method::POST,
-            &format!("/v1/services/{service}/restart"),
-            None,
-        )
-        .await
-        .map(drop)
-    }
-
-    pub async fn revisions(&self, service: &str) -> Result<Vec<RevisionView>, Error> {
-        self.call(
-            http::Method::GET,
-            &format!("/v1/services/{service}/revisions"),
-            None,
-        )
-        .await
-    }
-
-    pub async fn rollback(&self, service: &str, to: Option<u64>) -> Result<u64, Error> {
-        #[derive(Deserialize)]
-        struct Answer {
-            revision: u64,
-        }
-        let answer: Answer = self
-            .call(
-                http::Method::POST,
-                &format!("/v1/services/{service}/rollback"),
-                Some(serde_json::json!({ "to": to })),
-            )
-            .await?;
-        Ok(answer.revision)
-    }
-
-    pub async fn apply(&self) -> Result<Vec<String>, Error> {
-        #[derive(Deserialize)]
-        struct Answer {
-            changes: Vec<String>,
-        }
-        let answer: Answer = self.call(http::Method::POST, "/v1/apply", None).await?;
-        Ok(answer.changes)
-    }
-
-    pub async fn shutdown(&self) -> Result<(), Error> {
-        self.call::<serde_json::Value>(http::Method::POST, "/v1/shutdown", None)
-            .await
-            .map(drop)
-    }
-
-    async fn call<T: DeserializeOwned>(
-        &self,
-        method: http::Method,
-        path: &str,
-        body: Option<serde_json::Value>,
-    ) -> Result<T, Error> {
-        let fail =
-            |detail: String| Error::Control(format!("supervisor at {}: {detail}", self.address));
-        let mut request = http::Request::builder()
-            .method(method)
-            .uri(format!("http://{}{path}", self.address));
-        let body = match body {
-            Some(body) => {
-                request = request.header(http::header::CONTENT_TYPE, "application/json");
-                Bytes::from(serde_json::to_vec(&body).map_err(|e| fail(e.to_string()))?)
-            }
-            None => Bytes::new(),
-        };
-        let request = request
-            .body(Full::new(body))
-            .map_err(|e| fail(e.to_string()))?;
-        let response = self
-            .http
-            .request(request)
-            .await
-            .map_err(|e| fail(format!("cannot reach it: {e}")))?;
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| fail(e.to_string()))?
-            .to_bytes();
-        if !status.is_success() {
-            #[derive(Deserialize)]
-            struct Failure {
-                error: String,
-            }
-            let message = serde_json::from_slice::<Failure>(&bytes)
-                .map(|f| f.error)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
-            return Err(Error::Control(message));
-        }
-        serde_json::from_slice(&bytes).map_err(|e| fail(format!("unexpected answer: {e}")))
-    }
 }
 
 /// Seconds since the Unix epoch, for display.
