@@ -5,12 +5,12 @@
 //! log and reads every acknowledged batch back. Three rounds on the same directory.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::io::Write;
+use std::path::Path;
 
 use tern_broker_log::testing::{records, BatchBuilder};
 use tern_broker_log::{Durability, LogConfig, LogManager};
+use tern_test_support::child::{child_role, child_test, kill_9_after};
 
 use crate::ranges;
 
@@ -63,36 +63,18 @@ fn acknowledged_appends_survive_kill_9() {
         assert_eq!(previous, None, "offset acknowledged twice: {ack:?}");
     };
     for round in 0..3 {
-        let mut child = Command::new(std::env::current_exe().expect("current exe"))
-            .args(["--exact", "kill9::appender_child", "--nocapture"])
-            .args(["--test-threads", "1"])
+        let mut child = child_test("kill9::appender_child")
             .env(DIR_ENV, dir.path())
             .env(ROUND_ENV, round.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn appender child");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let mut seen = 0;
-        while seen < ACKS_PER_ROUND {
-            let Some(line) = lines.next() else { break };
-            if let Some(ack) = parse_ack(&line.expect("read child stdout")) {
-                record(ack);
-                seen += 1;
-            }
-        }
-        child.kill().expect("kill -9 the appender");
-        let status = child.wait().expect("wait for appender");
+        let (seen, status) = kill_9_after(&mut child, ACKS_PER_ROUND, |line| {
+            parse_ack(line).map(&mut record).is_some()
+        });
         assert_eq!(
             seen, ACKS_PER_ROUND,
             "round {round}: appender stopped early: {status}"
         );
-        // Lines still in the pipe were acknowledged before the kill too.
-        for line in lines.map_while(Result::ok) {
-            if let Some(ack) = parse_ack(&line) {
-                record(ack);
-            }
-        }
     }
     let (log, report) = LogManager::open(dir.path(), config()).expect("reopen");
     assert_eq!(report.partitions, PARTITIONS as usize);
@@ -124,21 +106,16 @@ fn acknowledged_appends_survive_kill_9() {
 /// Not a test on its own: does nothing unless started by the test above.
 #[test]
 fn appender_child() {
-    let Ok(dir) = std::env::var(DIR_ENV) else {
+    let Some(dir) = child_role(DIR_ENV) else {
         return;
     };
     let round = std::env::var(ROUND_ENV).unwrap_or_default();
-    // If the parent never kills us (it failed), do not linger.
-    std::thread::spawn(|| {
-        std::thread::sleep(Duration::from_secs(120));
-        std::process::abort();
-    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()
         .expect("runtime");
     runtime.block_on(async move {
-        let (log, _) = LogManager::open(dir.as_ref(), config()).expect("open");
+        let (log, _) = LogManager::open(Path::new(&dir), config()).expect("open");
         let mut tasks = Vec::new();
         for partition in 0..PARTITIONS {
             let p = log.create_partition("kill9", partition).expect("partition");

@@ -4,12 +4,11 @@
 //! SIGKILL mid-stream, reopens the journal and checks every acknowledged record.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tern_journal::{Journal, JournalConfig, Recovered};
+use tern_test_support::child::{child_role, child_test, kill_9_after};
 
 const DIR_ENV: &str = "TERN_JOURNAL_KILL9_DIR";
 const ROUND_ENV: &str = "TERN_JOURNAL_KILL9_ROUND";
@@ -44,44 +43,26 @@ fn acknowledged_appends_survive_kill_9() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut acked: BTreeMap<u64, String> = BTreeMap::new();
     for round in 0..3 {
-        let mut child = Command::new(std::env::current_exe().expect("current exe"))
-            .args(["--exact", "kill9::writer_child", "--nocapture"])
-            .args(["--test-threads", "1"])
+        let mut child = child_test("kill9::writer_child")
             .env(DIR_ENV, dir.path())
             .env(ROUND_ENV, round.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn writer child");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let mut seen = 0;
-        while seen < ACKS_PER_ROUND {
-            let Some(line) = lines.next() else { break };
-            if let Some((seq, payload)) = parse_ack(&line.expect("read child stdout")) {
-                assert_eq!(
-                    acked.insert(seq, payload),
-                    None,
-                    "sequence {seq} acked twice"
-                );
-                seen += 1;
-            }
-        }
-        child.kill().expect("kill -9 the writer");
-        let status = child.wait().expect("wait for writer");
+        let (seen, status) = kill_9_after(&mut child, ACKS_PER_ROUND, |line| {
+            let Some((seq, payload)) = parse_ack(line) else {
+                return false;
+            };
+            assert_eq!(
+                acked.insert(seq, payload),
+                None,
+                "sequence {seq} acked twice"
+            );
+            true
+        });
         assert!(
             seen == ACKS_PER_ROUND,
             "round {round}: writer stopped after {seen} acks: {status}"
         );
-        // Lines still in the pipe were acknowledged before the kill too.
-        for line in lines.map_while(Result::ok) {
-            if let Some((seq, payload)) = parse_ack(&line) {
-                assert_eq!(
-                    acked.insert(seq, payload),
-                    None,
-                    "sequence {seq} acked twice"
-                );
-            }
-        }
 
         let (journal, recovered) = Journal::open(JournalConfig::new(dir.path())).expect("reopen");
         let all = all_records(&recovered);
@@ -103,15 +84,10 @@ fn acknowledged_appends_survive_kill_9() {
 /// Not a test on its own: does nothing unless started by the test above.
 #[test]
 fn writer_child() {
-    let Ok(dir) = std::env::var(DIR_ENV) else {
+    let Some(dir) = child_role(DIR_ENV) else {
         return;
     };
     let round = std::env::var(ROUND_ENV).unwrap_or_default();
-    // If the parent never kills us (it failed), do not linger.
-    std::thread::spawn(|| {
-        std::thread::sleep(Duration::from_secs(120));
-        std::process::abort();
-    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()

@@ -1,0 +1,28 @@
+//! Third-party clients for compat tests: the interpreter (or module path) comes from an
+//! environment variable `scripts/test-deps` prints (`TERN_TEST_PYTHON`,
+//! `TERN_TEST_NODE_PATH`), the scripts from the repository's `tests/compat/`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// The interpreter or module path a compat test needs, from `variable`; `None` means skip
+/// the test. Only outside CI: with `CI` set a missing client fails the test, so that no
+/// compat test silently stops running there.
+pub fn client_from_env(variable: &str) -> Option<OsString> {
+    let value = std::env::var_os(variable);
+    if value.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{variable} is not set: with CI set the compat tests must run (scripts/test sets it)"
+        );
+        eprintln!("skipping: set {variable} (scripts/test-deps prints it) to run this test");
+    }
+    value
+}
+
+/// `tests/compat/NAME` at the repository's root, where the client scripts live.
+pub fn compat_script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/compat")
+        .join(name)
+}
