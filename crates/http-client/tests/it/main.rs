@@ -1,6 +1,6 @@
 //! The client against real servers on loopback and on a Unix socket: answers of any
-//! status, connection reuse, timeouts against a server that never answers, the body
-//! limit, and what an unreachable server reads as.
+//! status, connection reuse, timeouts against a server that never answers or never
+//! accepts, the body limit, and what an unreachable server reads as.
 
 use std::{
     sync::{
@@ -266,4 +266,35 @@ async fn over_a_unix_socket() {
         .expect_err("over the limit");
     assert_eq!(error.addr(), path.display().to_string());
     assert!(matches!(error, Error::BodyTooLarge { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn a_server_that_never_accepts_times_out_connecting() {
+    // A listener that accepts nothing: once its accept queue is full the kernel drops
+    // further connection attempts, which then hang as on a dead network.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    let mut queued = Vec::new();
+    while let Ok(stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+        queued.push(stream);
+        assert!(queued.len() < 10_000, "the accept queue never filled");
+    }
+    let quick = Duration::from_millis(200);
+    let error = tcp(
+        &addr.to_string(),
+        Options {
+            connect_timeout: quick,
+            ..Options::default()
+        },
+    )
+    .send(Request::get("/hello"))
+    .await
+    .expect_err("no connection");
+    assert_eq!(
+        error,
+        Error::ConnectTimedOut {
+            addr: addr.to_string(),
+            timeout: quick
+        }
+    );
 }
