@@ -31,8 +31,8 @@ async fn create(client: &mut Client, version: i16, topics: Vec<CreatableTopic>) 
 
 #[tokio::test]
 async fn create_grow_and_delete_topics() {
-    let broker = Running::start().await;
-    let mut client = broker.client().await;
+    let broker = RunningBroker::start().await;
+    let mut client = Client::connect(broker.addr).await;
     let created = create(
         &mut client,
         7,
@@ -143,8 +143,8 @@ async fn create_grow_and_delete_topics() {
 
 #[tokio::test]
 async fn describe_configs_of_topics_and_the_broker() {
-    let broker = Running::start().await;
-    let mut client = broker.client().await;
+    let broker = RunningBroker::start().await;
+    let mut client = Client::connect(broker.addr).await;
     broker.handle.create_topic("configured", 1).await.unwrap();
     let request = DescribeConfigsRequest::default().with_resources(vec![
         DescribeConfigsResource::default()
@@ -185,9 +185,9 @@ async fn describe_configs_of_topics_and_the_broker() {
 
 #[tokio::test]
 async fn in_process_produce_creates_the_topic_and_keys_pick_partitions() {
-    let running = crate::support::Running::with(tern_broker::BrokerConfig {
+    let running = RunningBroker::with(tern_broker::BrokerConfig {
         default_partitions: 3,
-        ..crate::support::config()
+        ..tern_broker::BrokerConfig::default()
     })
     .await;
     let record = |key: &str, value: &str, ts: i64| tern_broker::OutgoingRecord {

@@ -9,17 +9,17 @@ use tern_broker_log::testing::{batch, sized_batch};
 use crate::*;
 
 /// A broker holding three records in `kept`/0.
-async fn broker_with_data(config: BrokerConfig) -> Running {
-    let broker = Running::with(config).await;
-    let mut client = broker.client().await;
+async fn broker_with_data(config: BrokerConfig) -> RunningBroker {
+    let broker = RunningBroker::with(config).await;
+    let mut client = Client::connect(broker.addr).await;
     let stored = produce(&mut client, 9, -1, "kept", 0, batch(3, 1_000)).await;
     assert_eq!(stored.error_code, 0);
     broker
 }
 
 /// Another connection still works and the stored records read back intact.
-async fn still_serving_intact(broker: &Running) {
-    let mut client = broker.client().await;
+async fn still_serving_intact(broker: &RunningBroker) {
+    let mut client = Client::connect(broker.addr).await;
     let versions = client.call(3, ApiVersionsRequest::default()).await;
     assert_eq!(versions.error_code, 0);
     let data = fetch(&mut client, 12, "kept", 0, 0).await;
@@ -38,9 +38,9 @@ fn frame(body: &[u8]) -> Vec<u8> {
 
 #[tokio::test]
 async fn garbage_bytes_close_the_connection() {
-    let broker = broker_with_data(crate::support::config()).await;
+    let broker = broker_with_data(tern_broker::BrokerConfig::default()).await;
     // Not Kafka at all: the "length" is 1.2 GB.
-    let mut http = broker.client().await;
+    let mut http = Client::connect(broker.addr).await;
     http.write_raw(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await;
     assert!(http.is_closed().await);
@@ -54,7 +54,7 @@ async fn garbage_bytes_close_the_connection() {
             state as u8
         })
         .collect();
-    let mut noisy = broker.client().await;
+    let mut noisy = Client::connect(broker.addr).await;
     noisy.write_raw(&frame(&noise)).await;
     assert!(noisy.is_closed().await);
     still_serving_intact(&broker).await;
@@ -63,18 +63,18 @@ async fn garbage_bytes_close_the_connection() {
 
 #[tokio::test]
 async fn a_two_gigabyte_length_prefix_closes_the_connection_without_allocating() {
-    let broker = broker_with_data(crate::support::config()).await;
-    let mut client = broker.client().await;
+    let broker = broker_with_data(tern_broker::BrokerConfig::default()).await;
+    let mut client = Client::connect(broker.addr).await;
     client.write_raw(&i32::MAX.to_be_bytes()).await;
     assert!(client.is_closed().await);
     // Just over the configured limit is refused too; a negative length as well.
     let config = BrokerConfig {
         max_request_bytes: 4096,
-        ..crate::support::config()
+        ..tern_broker::BrokerConfig::default()
     };
     let small = broker_with_data(config).await;
     for len in [4097i32, -1, 3] {
-        let mut client = small.client().await;
+        let mut client = Client::connect(small.addr).await;
         client.write_raw(&len.to_be_bytes()).await;
         client.write_raw(&[0u8; 16]).await;
         assert!(client.is_closed().await, "length {len}");
@@ -87,14 +87,14 @@ async fn a_two_gigabyte_length_prefix_closes_the_connection_without_allocating()
 
 #[tokio::test]
 async fn a_truncated_frame_closes_the_connection() {
-    let broker = broker_with_data(crate::support::config()).await;
-    let mut client = broker.client().await;
+    let broker = broker_with_data(tern_broker::BrokerConfig::default()).await;
+    let mut client = Client::connect(broker.addr).await;
     let whole = crate::support::encode_request(3, &ApiVersionsRequest::default(), 1);
     client.write_raw(&whole[..whole.len() - 3]).await;
     client.shutdown_write().await;
     assert!(client.is_closed().await);
     // A request whose frame is whole but whose body stops short.
-    let mut short = broker.client().await;
+    let mut short = Client::connect(broker.addr).await;
     let metadata =
         crate::support::encode_request(12, &MetadataRequest::default().with_topics(None), 2);
     let mut cut = BytesMut::new();
@@ -108,8 +108,8 @@ async fn a_truncated_frame_closes_the_connection() {
 
 #[tokio::test]
 async fn an_unknown_api_key_closes_and_an_unsupported_api_gets_an_error() {
-    let broker = broker_with_data(crate::support::config()).await;
-    let mut client = broker.client().await;
+    let broker = broker_with_data(tern_broker::BrokerConfig::default()).await;
+    let mut client = Client::connect(broker.addr).await;
     let mut body = BytesMut::new();
     body.put_i16(999); // no such API
     body.put_i16(0);
@@ -120,7 +120,7 @@ async fn an_unknown_api_key_closes_and_an_unsupported_api_gets_an_error() {
 
     // SaslHandshake is a Kafka API this broker does not serve: an error answer, and the
     // connection stays open.
-    let mut sasl = broker.client().await;
+    let mut sasl = Client::connect(broker.addr).await;
     let response = sasl
         .call(
             1,
@@ -148,10 +148,10 @@ async fn an_oversized_batch_is_refused_and_nothing_is_stored() {
             max_batch_bytes: 16 * 1024,
             ..Default::default()
         },
-        ..crate::support::config()
+        ..tern_broker::BrokerConfig::default()
     };
     let broker = broker_with_data(config).await;
-    let mut client = broker.client().await;
+    let mut client = Client::connect(broker.addr).await;
     let refused = produce(&mut client, 9, -1, "kept", 0, sized_batch(40, 1024, 2_000)).await;
     assert!(
         refused.error_code == 10 || refused.error_code == 18,
@@ -168,8 +168,8 @@ async fn an_oversized_batch_is_refused_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn a_bad_crc_is_refused_and_nothing_is_stored() {
-    let broker = broker_with_data(crate::support::config()).await;
-    let mut client = broker.client().await;
+    let broker = broker_with_data(tern_broker::BrokerConfig::default()).await;
+    let mut client = Client::connect(broker.addr).await;
     let mut damaged = batch(2, 2_000).to_vec();
     let last = damaged.len() - 1;
     damaged[last] ^= 0xff; // a record byte: the CRC no longer matches
@@ -187,11 +187,11 @@ async fn a_bad_crc_is_refused_and_nothing_is_stored() {
 async fn connections_beyond_the_limit_are_closed() {
     let config = BrokerConfig {
         max_connections: 2,
-        ..crate::support::config()
+        ..tern_broker::BrokerConfig::default()
     };
-    let broker = Running::with(config).await;
-    let mut a = broker.client().await;
-    let mut b = broker.client().await;
+    let broker = RunningBroker::with(config).await;
+    let mut a = Client::connect(broker.addr).await;
+    let mut b = Client::connect(broker.addr).await;
     assert_eq!(a.call(3, ApiVersionsRequest::default()).await.error_code, 0);
     assert_eq!(
         produce(&mut b, 9, -1, "kept", 0, batch(3, 1_000))
@@ -199,7 +199,7 @@ async fn connections_beyond_the_limit_are_closed() {
             .error_code,
         0
     );
-    let mut c = broker.client().await;
+    let mut c = Client::connect(broker.addr).await;
     assert!(c.is_closed().await, "a third connection is closed");
     drop(a);
     // The slot frees once the broker sees the close.
@@ -207,7 +207,7 @@ async fn connections_beyond_the_limit_are_closed() {
         "a freed connection slot",
         std::time::Duration::from_secs(10),
         || async {
-            let mut d = broker.client().await;
+            let mut d = Client::connect(broker.addr).await;
             d.send(3, &ApiVersionsRequest::default()).await;
             d.read_frame().await.is_some()
         },
@@ -218,7 +218,7 @@ async fn connections_beyond_the_limit_are_closed() {
         "the second slot",
         std::time::Duration::from_secs(10),
         || async {
-            let mut d = broker.client().await;
+            let mut d = Client::connect(broker.addr).await;
             d.send(3, &ApiVersionsRequest::default()).await;
             d.read_frame().await.is_some()
         },
@@ -230,8 +230,8 @@ async fn connections_beyond_the_limit_are_closed() {
 
 #[tokio::test]
 async fn a_huge_array_count_closes_the_connection() {
-    let broker = broker_with_data(crate::support::config()).await;
-    let mut client = broker.client().await;
+    let broker = broker_with_data(tern_broker::BrokerConfig::default()).await;
+    let mut client = Client::connect(broker.addr).await;
     let mut body = BytesMut::new();
     body.put_i16(3); // Metadata
     body.put_i16(4);

@@ -3,30 +3,11 @@
 //! through `tests/compat/kafka_client.py`, and Debian's kcat (librdkafka 2.0.2).
 //! `scripts/test-deps` installs them; with CI set, a missing client fails the test.
 
-use std::ffi::OsString;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::Running;
+use tern_test_support::clients::{client_from_env, compat_script};
 
-/// The interpreter from `variable`; `None` means skip (only outside CI).
-pub(crate) fn client_from_env(variable: &str) -> Option<OsString> {
-    let value = std::env::var_os(variable);
-    if value.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{variable} is not set: with CI set the compat tests must run (scripts/test sets it)"
-        );
-        eprintln!("skipping: set {variable} (scripts/test-deps prints it) to run this test");
-    }
-    value
-}
-
-pub(crate) fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/compat")
-        .join(name)
-}
+use crate::RunningBroker;
 
 /// Runs a command; returns its stdout after asserting exit 0 within 120 s.
 pub(crate) async fn run(mut command: tokio::process::Command, stdin: Option<&str>) -> String {
@@ -60,10 +41,10 @@ async fn python_check(check: &str) {
     let Some(python) = client_from_env("TERN_TEST_PYTHON") else {
         return;
     };
-    let broker = Running::start().await;
+    let broker = RunningBroker::start().await;
     let mut command = tokio::process::Command::new(python);
     command
-        .arg(script("kafka_client.py"))
+        .arg(compat_script("kafka_client.py"))
         .arg(broker.addr.ip().to_string())
         .arg(broker.addr.port().to_string())
         .arg(check);
@@ -117,7 +98,7 @@ async fn kcat_lists_produces_and_consumes() {
     let Some(kcat) = kcat() else {
         return;
     };
-    let broker = Running::start().await;
+    let broker = RunningBroker::start().await;
     let address = broker.addr.to_string();
     let kcat_command = |args: &[&str]| {
         let mut command = tokio::process::Command::new(kcat);

@@ -20,10 +20,12 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use tern_broker::{Broker, BrokerConfig, FlushPolicy, LogConfig};
 use tern_broker_log::testing::BatchBuilder;
+use tern_test_support::child::{child_role, child_test};
+use tern_test_support::clients::{client_from_env, compat_script};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
-use crate::compat::{client_from_env, run, script};
+use crate::compat::run;
 use crate::*;
 
 /// Set only for the child: the broker's data directory (`DATA_DIR/broker`).
@@ -46,13 +48,8 @@ struct BrokerProcess {
 impl BrokerProcess {
     /// Starts the child on `dir` and waits (≤ 30 s) for its `listening ADDR END` line.
     async fn start(dir: &Path) -> Self {
-        let mut child = Command::new(std::env::current_exe().expect("current exe"))
-            .args(["--exact", "durability::broker_child", "--nocapture"])
-            .args(["--test-threads", "1"])
+        let mut child = Command::from(child_test("durability::broker_child"))
             .env(DIR_ENV, dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
             .expect("spawn the broker child");
@@ -90,14 +87,9 @@ impl BrokerProcess {
 /// Not a test on its own: serves a broker only when started by the tests below.
 #[test]
 fn broker_child() {
-    let Some(dir) = std::env::var_os(DIR_ENV) else {
+    let Some(dir) = child_role(DIR_ENV) else {
         return;
     };
-    // If the parent never kills us (it failed), do not linger.
-    std::thread::spawn(|| {
-        std::thread::sleep(Duration::from_secs(120));
-        std::process::abort();
-    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -128,7 +120,7 @@ fn broker_child() {
 fn python_client(python: &OsStr, addr: SocketAddr, args: &[&str]) -> Command {
     let mut command = Command::new(python);
     command
-        .arg(script("kafka_client.py"))
+        .arg(compat_script("kafka_client.py"))
         .arg(addr.ip().to_string())
         .arg(addr.port().to_string())
         .args(args)
@@ -540,9 +532,9 @@ async fn retention_deletes_old_segments_while_serving() {
         retention_check_interval: Duration::from_millis(100),
         ..BrokerConfig::default()
     };
-    let broker = Running::with(config).await;
+    let broker = RunningBroker::with(config).await;
     let partition_dir = broker.dir.join("logs").join("kept-0");
-    let mut client = broker.client().await;
+    let mut client = Client::connect(broker.addr).await;
     // About 500 bytes a batch: 3 batches a segment, 10 segments.
     let padding = "x".repeat(100);
     let stored = produce_tagged(&mut client, "kept", &padding, 30, 4).await;

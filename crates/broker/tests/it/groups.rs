@@ -35,9 +35,9 @@ fn join(member_id: &str) -> JoinGroupRequest {
 
 #[tokio::test]
 async fn a_group_joins_syncs_commits_and_leaves() {
-    let broker = Running::start().await;
+    let broker = RunningBroker::start().await;
     broker.handle.create_topic("grouped", 2).await.unwrap();
-    let mut client = broker.client().await;
+    let mut client = Client::connect(broker.addr).await;
 
     let found = client
         .call(
@@ -209,9 +209,9 @@ async fn a_group_joins_syncs_commits_and_leaves() {
 
 #[tokio::test]
 async fn a_second_member_waits_for_the_rebalance_on_its_own_connection() {
-    let broker = Running::start().await;
-    let mut a = broker.client().await;
-    let mut b = broker.client().await;
+    let broker = RunningBroker::start().await;
+    let mut a = Client::connect(broker.addr).await;
+    let mut b = Client::connect(broker.addr).await;
     let first = a.call(3, join("")).await;
     assert_eq!(first.error_code, 0, "v3 assigns the member id at once");
     let member_a = first.member_id.to_string();

@@ -18,7 +18,8 @@ use kafka_protocol::messages::produce_response::PartitionProduceResponse;
 use kafka_protocol::messages::{FetchRequest, ProduceRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
-pub use support::{eventually, Client, Running};
+pub use support::{eventually, Client};
+pub use tern_test_support::broker::RunningBroker;
 
 pub fn topic_name(name: &str) -> TopicName {
     TopicName(StrBytes::from_string(name.to_string()))

@@ -13,8 +13,8 @@ use crate::*;
 
 #[tokio::test]
 async fn api_versions_v0_v3_v4_list_what_is_served() {
-    let broker = Running::start().await;
-    let mut client = broker.client().await;
+    let broker = RunningBroker::start().await;
+    let mut client = Client::connect(broker.addr).await;
     for version in [0, 1, 2, 3, 4] {
         let request = ApiVersionsRequest::default()
             .with_client_software_name(StrBytes::from_static_str("tern-it"))
@@ -49,8 +49,8 @@ async fn api_versions_v0_v3_v4_list_what_is_served() {
 
 #[tokio::test]
 async fn api_versions_above_ours_gets_unsupported_version_with_our_ranges() {
-    let broker = Running::start().await;
-    let mut client = broker.client().await;
+    let broker = RunningBroker::start().await;
+    let mut client = Client::connect(broker.addr).await;
     // ApiVersions v127 with a flexible (v2) header, as a future client would send it.
     let mut body = BytesMut::new();
     body.put_i16(ApiKey::ApiVersions as i16);
@@ -95,8 +95,8 @@ fn metadata_request(names: &[&str], auto_create: bool) -> MetadataRequest {
 
 #[tokio::test]
 async fn metadata_describes_the_broker_and_auto_creates_topics() {
-    let broker = Running::start().await;
-    let mut client = broker.client().await;
+    let broker = RunningBroker::start().await;
+    let mut client = Client::connect(broker.addr).await;
     let response = client
         .call(12, metadata_request(&["auto-1", "bad name"], true))
         .await;
@@ -162,8 +162,8 @@ async fn metadata_describes_the_broker_and_auto_creates_topics() {
 
 #[tokio::test]
 async fn produce_and_fetch_round_trip_in_old_and_flexible_versions() {
-    let broker = Running::start().await;
-    let mut client = broker.client().await;
+    let broker = RunningBroker::start().await;
+    let mut client = Client::connect(broker.addr).await;
     let first = produce(&mut client, 9, -1, "orders", 0, batch(3, 1_000)).await;
     assert_eq!((first.error_code, first.base_offset), (0, 0));
     let second = produce(&mut client, 3, 1, "orders", 0, batch(2, 2_000)).await;
@@ -233,8 +233,8 @@ async fn produce_and_fetch_round_trip_in_old_and_flexible_versions() {
 
 #[tokio::test]
 async fn fetch_respects_size_limits_but_always_returns_a_batch() {
-    let broker = Running::start().await;
-    let mut client = broker.client().await;
+    let broker = RunningBroker::start().await;
+    let mut client = Client::connect(broker.addr).await;
     for i in 0..4 {
         let big = tern_broker_log::testing::sized_batch(10, 1000, 1_000 + i);
         assert_eq!(
@@ -264,15 +264,15 @@ async fn fetch_respects_size_limits_but_always_returns_a_batch() {
 
 #[tokio::test]
 async fn long_polling_fetch_returns_as_soon_as_data_arrives() {
-    let broker = Running::start().await;
-    let mut producer = broker.client().await;
+    let broker = RunningBroker::start().await;
+    let mut producer = Client::connect(broker.addr).await;
     assert_eq!(
         produce(&mut producer, 9, -1, "events", 0, batch(1, 1_000))
             .await
             .error_code,
         0
     );
-    let mut consumer = broker.client().await;
+    let mut consumer = Client::connect(broker.addr).await;
     // Nothing at offset 1 yet: the broker holds this fetch for up to 30 s.
     let started = Instant::now();
     let correlation = consumer
@@ -305,8 +305,8 @@ async fn long_polling_fetch_returns_as_soon_as_data_arrives() {
 
 #[tokio::test]
 async fn a_waiting_fetch_does_not_stop_the_connection_reading() {
-    let broker = Running::start().await;
-    let mut client = broker.client().await;
+    let broker = RunningBroker::start().await;
+    let mut client = Client::connect(broker.addr).await;
     assert_eq!(
         produce(&mut client, 9, -1, "pipe", 0, batch(1, 1_000))
             .await
@@ -346,8 +346,8 @@ async fn a_waiting_fetch_does_not_stop_the_connection_reading() {
 
 #[tokio::test]
 async fn list_offsets_earliest_latest_and_by_timestamp() {
-    let broker = Running::start().await;
-    let mut client = broker.client().await;
+    let broker = RunningBroker::start().await;
+    let mut client = Client::connect(broker.addr).await;
     produce(&mut client, 9, -1, "times", 0, batch(3, 1_000)).await;
     produce(&mut client, 9, -1, "times", 0, batch(3, 2_000)).await;
     for version in [1, 2, 6] {
@@ -378,8 +378,8 @@ async fn list_offsets_earliest_latest_and_by_timestamp() {
 
 #[tokio::test]
 async fn idempotent_producer_retries_are_not_stored_twice() {
-    let broker = Running::start().await;
-    let mut client = broker.client().await;
+    let broker = RunningBroker::start().await;
+    let mut client = Client::connect(broker.addr).await;
     let idempotent = || InitProducerIdRequest::default().with_transactional_id(None);
     let init = client
         .call(4, idempotent().with_transaction_timeout_ms(60_000))
@@ -482,8 +482,8 @@ async fn idempotent_producer_retries_are_not_stored_twice() {
 async fn state_survives_a_restart_and_producer_ids_are_not_reused() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().join("broker");
-    let broker = Running::in_dir(crate::support::config(), dir.clone()).await;
-    let mut client = broker.client().await;
+    let broker = RunningBroker::in_dir(tern_broker::BrokerConfig::default(), dir.clone()).await;
+    let mut client = Client::connect(broker.addr).await;
     let id = client
         .call(
             4,
@@ -501,8 +501,8 @@ async fn state_survives_a_restart_and_producer_ids_are_not_reused() {
     drop(client);
     broker.stop().await;
 
-    let broker = Running::in_dir(crate::support::config(), dir).await;
-    let mut client = broker.client().await;
+    let broker = RunningBroker::in_dir(tern_broker::BrokerConfig::default(), dir).await;
+    let mut client = Client::connect(broker.addr).await;
     let after = client
         .call(
             4,
@@ -529,10 +529,10 @@ async fn state_survives_a_restart_and_producer_ids_are_not_reused() {
 async fn produce_to_an_unknown_topic_without_auto_creation_is_refused() {
     let config = tern_broker::BrokerConfig {
         auto_create_topics: false,
-        ..crate::support::config()
+        ..tern_broker::BrokerConfig::default()
     };
-    let broker = Running::with(config).await;
-    let mut client = broker.client().await;
+    let broker = RunningBroker::with(config).await;
+    let mut client = Client::connect(broker.addr).await;
     let refused = produce(&mut client, 9, -1, "nowhere", 0, batch(1, 1_000)).await;
     assert_eq!(refused.error_code, 3, "UNKNOWN_TOPIC_OR_PARTITION");
     let response = client.call(12, metadata_request(&["nowhere"], true)).await;

@@ -1,97 +1,14 @@
-//! Fixtures: a broker served in-process on `127.0.0.1:0`, and a raw Kafka client built on
-//! kafka-protocol's encoders (requests) and decoders (responses).
+//! Fixtures: a raw Kafka client built on kafka-protocol's encoders (requests) and decoders
+//! (responses); the broker served in-process is tern-test-support's `RunningBroker`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
-use tern_broker::{Broker, BrokerConfig, BrokerHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
-
-/// A broker serving until [`Running::stop`] (or dropped with its temporary directory).
-pub struct Running {
-    pub addr: SocketAddr,
-    pub handle: BrokerHandle,
-    pub dir: PathBuf,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), tern_broker::Error>>,
-    _temp: Option<tempfile::TempDir>,
-}
-
-pub fn config() -> BrokerConfig {
-    BrokerConfig::default()
-}
-
-impl Running {
-    pub async fn start() -> Self {
-        Self::with(config()).await
-    }
-
-    /// A broker with `config` (its `data_dir` replaced by a fresh temporary directory).
-    pub async fn with(config: BrokerConfig) -> Self {
-        let temp = tempfile::tempdir().expect("temp dir");
-        let dir = temp.path().join("broker");
-        let mut running = Self::in_dir(config, dir).await;
-        running._temp = Some(temp);
-        running
-    }
-
-    /// A broker on `dir` (kept: for restart tests).
-    pub async fn in_dir(mut config: BrokerConfig, dir: PathBuf) -> Self {
-        init_logging();
-        config.data_dir = dir.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("local addr");
-        let broker = tokio::task::spawn_blocking(move || Broker::build(config))
-            .await
-            .expect("build task")
-            .expect("broker builds");
-        let handle = broker.handle();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(broker.serve(listener, async {
-            let _ = stopped.await;
-        }));
-        Running {
-            addr,
-            handle,
-            dir,
-            stop,
-            task,
-            _temp: None,
-        }
-    }
-
-    pub async fn client(&self) -> Client {
-        Client::connect(self.addr).await
-    }
-
-    /// Stops the broker and returns its temporary directory (kept alive for a restart).
-    pub async fn stop(mut self) -> Option<tempfile::TempDir> {
-        let _ = self.stop.send(());
-        let served = tokio::time::timeout(Duration::from_secs(20), &mut self.task)
-            .await
-            .expect("the broker stops within 20s")
-            .expect("the serving task does not panic");
-        served.expect("serve returns Ok");
-        self._temp.take()
-    }
-}
-
-fn init_logging() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_test_writer()
-        .try_init();
-}
 
 /// A Kafka client speaking raw frames.
 pub struct Client {
