@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures::future::join_all;
 use tern_kafka_client::{Consumer, Producer, RecordPosition};
 
-use crate::{eventually, next_within, Running};
+use crate::{eventually, next_within, Clients, RunningBroker};
 
 const TOPIC: &str = "shared";
 
@@ -53,7 +53,7 @@ fn partitions(consumer: &Consumer) -> BTreeSet<i32> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_share_partitions_take_over_on_close_and_resume_from_commits() {
-    let broker = Running::start().await;
+    let broker = RunningBroker::start().await;
     broker.handle.create_topic(TOPIC, 4).await.expect("topic");
     let producer = broker.producer().await;
 
@@ -148,7 +148,7 @@ async fn members_share_partitions_take_over_on_close_and_resume_from_commits() {
 /// creates it (the leader re-reads missing topics at every heartbeat and rebalances).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_started_before_its_topic_gets_it_once_created() {
-    let broker = Running::start().await;
+    let broker = RunningBroker::start().await;
     let mut consumer = broker.consumer("early", "later").await;
     assert_eq!(consumer.assignment(), Vec::<(String, i32)>::new());
     let producer = broker.producer().await;

@@ -6,11 +6,11 @@ use bytes::Bytes;
 use futures::future::join_all;
 use tern_kafka_client::{partition_for_key, ProducerRecord};
 
-use crate::{next_within, Running};
+use crate::{next_within, Clients, RunningBroker};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyed_records_round_trip_with_headers_and_timestamps() {
-    let broker = Running::start().await;
+    let broker = RunningBroker::start().await;
     broker
         .handle
         .create_topic("events", 3)
@@ -103,7 +103,7 @@ async fn keyed_records_round_trip_with_headers_and_timestamps() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unkeyed_records_go_round_robin_and_unknown_topics_are_created() {
-    let broker = Running::start().await;
+    let broker = RunningBroker::start().await;
     broker
         .handle
         .create_topic("spread", 4)

@@ -1,76 +1,30 @@
-//! A broker served in-process on `127.0.0.1:0`, and waiting helpers.
+//! Clients of the broker served in-process on `127.0.0.1:0`, and waiting helpers.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use tern_broker::{Broker, BrokerConfig, BrokerHandle};
 use tern_kafka_client::{
     Consumer, ConsumerConfig, ConsumerRecord, OffsetReset, Producer, ProducerConfig,
 };
-use tokio::sync::oneshot;
+use tern_test_support::broker::RunningBroker;
 
-pub struct Running {
-    pub addr: SocketAddr,
-    pub handle: BrokerHandle,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), tern_broker::Error>>,
-    _temp: tempfile::TempDir,
+/// Clients of the in-process broker (tern-test-support's `RunningBroker`).
+pub(crate) trait Clients {
+    async fn producer(&self) -> Producer;
+    /// A consumer with fast heartbeats, no auto-commit.
+    async fn consumer(&self, group: &str, topic: &str) -> Consumer;
 }
 
-impl Running {
-    pub async fn start() -> Self {
-        init_logging();
-        let temp = tempfile::tempdir().expect("temp dir");
-        let config = BrokerConfig {
-            data_dir: temp.path().join("broker"),
-            ..BrokerConfig::default()
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("local addr");
-        let broker = tokio::task::spawn_blocking(move || Broker::build(config))
-            .await
-            .expect("build task")
-            .expect("broker builds");
-        let handle = broker.handle();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(broker.serve(listener, async {
-            let _ = stopped.await;
-        }));
-        Running {
-            addr,
-            handle,
-            stop,
-            task,
-            _temp: temp,
-        }
-    }
-
-    pub fn bootstrap(&self) -> String {
-        self.addr.to_string()
-    }
-
-    pub async fn producer(&self) -> Producer {
+impl Clients for RunningBroker {
+    async fn producer(&self) -> Producer {
         Producer::connect(&self.bootstrap(), ProducerConfig::default())
             .await
             .expect("producer connects")
     }
 
-    /// A consumer with fast heartbeats, no auto-commit.
-    pub async fn consumer(&self, group: &str, topic: &str) -> Consumer {
+    async fn consumer(&self, group: &str, topic: &str) -> Consumer {
         Consumer::join(&self.bootstrap(), consumer_config(group, topic))
             .await
             .expect("consumer joins")
-    }
-
-    pub async fn stop(self) {
-        let _ = self.stop.send(());
-        tokio::time::timeout(Duration::from_secs(20), self.task)
-            .await
-            .expect("the broker stops within 20s")
-            .expect("no panic")
-            .expect("serve returns Ok");
     }
 }
 
@@ -86,15 +40,6 @@ pub fn consumer_config(group: &str, topic: &str) -> ConsumerConfig {
         auto_commit_interval: None,
         ..ConsumerConfig::default()
     }
-}
-
-fn init_logging() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_test_writer()
-        .try_init();
 }
 
 /// The consumer's next record, failing the test after `secs`.

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tern_kafka_client::{Error, TypedConsumer, TypedProducer, CONTENT_TYPE, JSON};
 
-use crate::Running;
+use crate::{Clients, RunningBroker};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct OrderPlaced {
@@ -14,7 +14,7 @@ struct OrderPlaced {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_round_trip_and_a_bad_record_is_reported_and_skipped() {
-    let broker = Running::start().await;
+    let broker = RunningBroker::start().await;
     broker
         .handle
         .create_topic("orders", 1)
