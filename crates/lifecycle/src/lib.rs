@@ -233,9 +233,18 @@ mod tests {
     async fn starts_in_order_and_stops_in_reverse() {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let mut lifecycle = Lifecycle::new();
-        assert_eq!(lifecycle.start(Named::<0>(probe("a", &tx))).await.unwrap(), "a");
-        assert_eq!(lifecycle.start(Named::<1>(probe("b", &tx))).await.unwrap(), "b");
-        assert_eq!(lifecycle.start(Named::<2>(probe("c", &tx))).await.unwrap(), "c");
+        assert_eq!(
+            lifecycle.start(Named::<0>(probe("a", &tx))).await.unwrap(),
+            "a"
+        );
+        assert_eq!(
+            lifecycle.start(Named::<1>(probe("b", &tx))).await.unwrap(),
+            "b"
+        );
+        assert_eq!(
+            lifecycle.start(Named::<2>(probe("c", &tx))).await.unwrap(),
+            "c"
+        );
         lifecycle.stop().await.expect("clean stop");
         assert_eq!(
             drain(&mut rx),

@@ -115,7 +115,11 @@ mod tests {
     #[test]
     fn without_data_dir_it_is_dot_tern_next_to_the_file() {
         let (_temp, root) = project();
-        std::fs::write(root.join(FILE_NAME), "[services.search]\nbuiltin = \"search\"\n").unwrap();
+        std::fs::write(
+            root.join(FILE_NAME),
+            "[services.search]\nbuiltin = \"search\"\n",
+        )
+        .unwrap();
         let located = locate(&Hints::default(), &root.join("services")).unwrap();
         assert_eq!(located.data_dir, root.join(".tern"));
     }

@@ -1,7 +1,7 @@
 //! `tern broker`: the embedded Kafka-compatible broker alone, like a one-node Kafka.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -15,9 +15,6 @@ pub struct BrokerArgs {
     /// HOST:PORT given to clients in metadata (default: the bound address).
     #[arg(long)]
     advertised: Option<String>,
-    /// Data directory; the broker keeps its logs, offsets and topics in `DATA_DIR/broker`.
-    #[arg(long, env = "TERN_DATA_DIR", default_value = ".tern")]
-    data_dir: PathBuf,
     /// Partitions of a topic created on first use.
     #[arg(long, default_value_t = 1)]
     partitions: i32,
@@ -27,13 +24,14 @@ pub struct BrokerArgs {
     flush: tern_broker::FlushPolicy,
 }
 
-pub async fn run(args: BrokerArgs) -> Result<()> {
+/// Serves until Ctrl-C, keeping logs, offsets and topics in `DATA_DIR/broker`.
+pub async fn run(args: BrokerArgs, data_dir: &Path) -> Result<()> {
     tern_chassis::init_logging(&tern_chassis::LogConfig::default(), "broker")?;
     let defaults = BrokerConfig::default();
     let config = BrokerConfig {
         listen: args.listen,
         advertised: args.advertised,
-        data_dir: args.data_dir.join("broker"),
+        data_dir: data_dir.join("broker"),
         default_partitions: args.partitions,
         log: tern_broker::LogConfig {
             flush: args.flush,

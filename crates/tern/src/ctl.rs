@@ -1,27 +1,16 @@
 //! The commands that talk to a running supervisor through its control API: `ps`,
 //! `scale`, `apply`, `restart --rolling`, `rollout history`, `rollback`, `down`. The
-//! API's address is in `DATA_DIR/supervisor/control.json`.
+//! API's address is in `DATA_DIR/supervisor/control.json`; the data directory is the one
+//! every command locates the same way (`tern_platform::locate`).
 
-use std::{
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::{path::Path, time::Duration};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use tern_supervisor::{Client, ControlAddress, PsView};
-
-#[derive(Debug, Args)]
-pub struct Target {
-    /// The platform's data directory.
-    #[arg(long, env = "TERN_DATA_DIR", default_value = ".tern", global = true)]
-    data_dir: PathBuf,
-}
+use tern_supervisor::{Client, PsView};
 
 #[derive(Debug, Args)]
 pub struct PsArgs {
-    #[command(flatten)]
-    target: Target,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -29,8 +18,6 @@ pub struct PsArgs {
 
 #[derive(Debug, Args)]
 pub struct ScaleArgs {
-    #[command(flatten)]
-    target: Target,
     /// The service (its tern.toml table name or registered name).
     service: String,
     replicas: u32,
@@ -38,8 +25,6 @@ pub struct ScaleArgs {
 
 #[derive(Debug, Args)]
 pub struct RestartArgs {
-    #[command(flatten)]
-    target: Target,
     service: String,
     /// One replica at a time: start a new one, wait until healthy, then drain and stop
     /// an old one (the only mode: a restart never drops traffic).
@@ -50,17 +35,11 @@ pub struct RestartArgs {
 #[derive(Debug, Subcommand)]
 pub enum RolloutCommand {
     /// Every recorded revision of a service.
-    History {
-        #[command(flatten)]
-        target: Target,
-        service: String,
-    },
+    History { service: String },
 }
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
-    #[command(flatten)]
-    target: Target,
     service: String,
     /// The revision to return to (default: the one before the current).
     #[arg(long)]
@@ -68,38 +47,24 @@ pub struct RollbackArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ApplyArgs {
-    #[command(flatten)]
-    target: Target,
-}
-
-#[derive(Debug, Args)]
 pub struct DownArgs {
-    #[command(flatten)]
-    target: Target,
     /// How long to wait for the supervisor to stop everything.
     #[arg(long, default_value = "60s", value_parser = tern_duration::parse)]
     timeout: Duration,
 }
 
-/// The supervisor recorded in `data_dir`, if its process still runs.
-pub fn running(data_dir: &Path) -> Option<ControlAddress> {
-    let control = ControlAddress::read(data_dir)?;
-    tern_supervisor::process_alive(control.pid).then_some(control)
-}
-
-fn client(target: &Target) -> Result<Client> {
-    match running(&target.data_dir) {
-        Some(control) => Ok(Client::new(control.address)),
+fn client(data_dir: &Path) -> Result<Client> {
+    match tern_up::running(data_dir) {
+        Some(control) => Ok(Client::new(control.socket)),
         None => bail!(
             "no supervisor runs for {} (start one with `tern up`)",
-            target.data_dir.display()
+            data_dir.display()
         ),
     }
 }
 
-pub async fn ps(args: PsArgs) -> Result<()> {
-    let view = client(&args.target)?.ps().await?;
+pub async fn ps(args: PsArgs, data_dir: &Path) -> Result<()> {
+    let view = client(data_dir)?.ps().await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&view)?);
     } else {
@@ -164,61 +129,25 @@ fn human(duration: Duration) -> String {
     }
 }
 
-/// For each replica that is not ready, its last log lines (for `up --detach` failures).
-pub fn unhealthy_log_tails(
-    runtime: &tokio::runtime::Runtime,
-    client: &Client,
-    data_dir: &Path,
-) -> Vec<(String, String)> {
-    let Ok(view) = runtime.block_on(client.ps()) else {
-        return Vec::new();
-    };
-    let root = data_dir.join("logs");
-    view.services
-        .iter()
-        .flat_map(|service| {
-            service
-                .replicas
-                .iter()
-                .filter(|r| r.phase != "ready")
-                .map(move |r| (service.register_as.clone(), r.id.clone()))
-        })
-        .map(|(service, replica)| {
-            let query = tern_logs::Query {
-                services: vec![service],
-                ..tern_logs::Query::default()
-            };
-            let lines: Vec<String> = tern_logs::read(&root, &query)
-                .unwrap_or_default()
-                .iter()
-                .filter(|record| record.replica == replica)
-                .map(|record| tern_logs::render(record, false))
-                .collect();
-            let tail = lines[lines.len().saturating_sub(10)..].join("\n");
-            (replica, tail)
-        })
-        .collect()
-}
-
-pub async fn scale(args: ScaleArgs) -> Result<()> {
-    client(&args.target)?
+pub async fn scale(args: ScaleArgs, data_dir: &Path) -> Result<()> {
+    client(data_dir)?
         .scale(&args.service, args.replicas)
         .await?;
     println!("{} scaled to {}", args.service, args.replicas);
     Ok(())
 }
 
-pub async fn restart(args: RestartArgs) -> Result<()> {
+pub async fn restart(args: RestartArgs, data_dir: &Path) -> Result<()> {
     if !args.rolling {
         bail!("only rolling restarts are supported (--rolling)");
     }
-    client(&args.target)?.restart(&args.service).await?;
+    client(data_dir)?.restart(&args.service).await?;
     println!("{} restarted (rolling)", args.service);
     Ok(())
 }
 
-pub async fn apply(args: ApplyArgs) -> Result<()> {
-    let changes = client(&args.target)?.apply().await?;
+pub async fn apply(data_dir: &Path) -> Result<()> {
+    let changes = client(data_dir)?.apply().await?;
     if changes.is_empty() {
         println!("nothing changed");
     }
@@ -228,9 +157,9 @@ pub async fn apply(args: ApplyArgs) -> Result<()> {
     Ok(())
 }
 
-pub async fn rollout(command: RolloutCommand) -> Result<()> {
-    let RolloutCommand::History { target, service } = command;
-    let revisions = client(&target)?.revisions(&service).await?;
+pub async fn rollout(command: RolloutCommand, data_dir: &Path) -> Result<()> {
+    let RolloutCommand::History { service } = command;
+    let revisions = client(data_dir)?.revisions(&service).await?;
     let now = tern_supervisor::unix_now();
     println!("REVISION  HASH              AGE      CAUSE / PROGRAM");
     for revision in revisions {
@@ -252,21 +181,19 @@ pub async fn rollout(command: RolloutCommand) -> Result<()> {
     Ok(())
 }
 
-pub async fn rollback(args: RollbackArgs) -> Result<()> {
-    let revision = client(&args.target)?
-        .rollback(&args.service, args.to)
-        .await?;
+pub async fn rollback(args: RollbackArgs, data_dir: &Path) -> Result<()> {
+    let revision = client(data_dir)?.rollback(&args.service, args.to).await?;
     println!("{} rolled back: now revision {revision}", args.service);
     Ok(())
 }
 
 /// Asks the supervisor to stop everything and waits until its process is gone.
-pub async fn down(args: DownArgs) -> Result<()> {
-    let Some(control) = running(&args.target.data_dir) else {
-        println!("no supervisor runs for {}", args.target.data_dir.display());
+pub async fn down(args: DownArgs, data_dir: &Path) -> Result<()> {
+    let Some(control) = tern_up::running(data_dir) else {
+        println!("no supervisor runs for {}", data_dir.display());
         return Ok(());
     };
-    Client::new(control.address)
+    Client::new(control.socket)
         .shutdown()
         .await
         .context("asking the supervisor to stop")?;

@@ -2,7 +2,7 @@
 //! interleaved in time order, optionally followed.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
@@ -32,9 +32,6 @@ pub struct LogsArgs {
     /// service and replica: what one request did everywhere (`tern traces` lists ids).
     #[arg(long = "trace", value_name = "TRACE_ID", value_parser = trace_id)]
     trace_id: Option<String>,
-    /// Data directory; logs are in `DATA_DIR/logs`.
-    #[arg(long, env = "TERN_DATA_DIR", default_value = ".tern")]
-    data_dir: PathBuf,
     /// Never color the output (the default colors it when stdout is a terminal).
     #[arg(long)]
     no_color: bool,
@@ -45,11 +42,12 @@ pub struct LogsArgs {
     broker: Option<String>,
 }
 
-pub async fn run(args: LogsArgs) -> Result<()> {
+/// Reads (or follows) `DATA_DIR/logs`, or the broker's log topics.
+pub async fn run(args: LogsArgs, data_dir: &Path) -> Result<()> {
     if let Some(broker) = args.broker.clone() {
-        return follow_broker(args, &broker).await;
+        return follow_broker(args, &broker, data_dir).await;
     }
-    let root = args.data_dir.join("logs");
+    let root = data_dir.join("logs");
     let known = tern_logs::services(&root)?;
     let mut services = Vec::new();
     for name in &args.services {
@@ -111,7 +109,7 @@ fn trace_id(text: &str) -> Result<String, String> {
 }
 
 /// `--broker`: a consumer group of its own on `logs.SERVICE`, from the latest offsets.
-async fn follow_broker(args: LogsArgs, broker: &str) -> Result<()> {
+async fn follow_broker(args: LogsArgs, broker: &str, data_dir: &Path) -> Result<()> {
     if args.trace_id.is_some() {
         // A trace is over by the time its id is known: its lines are in the stored logs.
         bail!("--trace reads the stored logs; it does not apply with --broker");
@@ -119,7 +117,7 @@ async fn follow_broker(args: LogsArgs, broker: &str) -> Result<()> {
     if args.services.is_empty() {
         bail!("--broker needs the services to follow, e.g. `tern logs --broker {broker} search-service`");
     }
-    let known = tern_logs::services(&args.data_dir.join("logs")).unwrap_or_default();
+    let known = tern_logs::services(&data_dir.join("logs")).unwrap_or_default();
     let topics = args
         .services
         .iter()

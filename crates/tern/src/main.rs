@@ -4,7 +4,6 @@ mod bench;
 mod broker_cmd;
 mod ctl;
 mod kv_cmd;
-mod log_shipping;
 mod logs_cmd;
 mod registry_cmd;
 mod service_cmd;
@@ -13,8 +12,11 @@ mod top_cmd;
 mod traces_cmd;
 mod up;
 
+use std::path::PathBuf;
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use tern_platform::{Hints, Located};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,12 +25,28 @@ use clap::{Parser, Subcommand};
     about = "A Rust microservice platform in one binary"
 )]
 struct Cli {
+    #[command(flatten)]
+    platform: PlatformArgs,
     #[command(subcommand)]
     command: Command,
 }
 
+/// How every command finds its platform (`tern_platform::locate`).
+#[derive(Debug, clap::Args)]
+struct PlatformArgs {
+    /// The platform file (default: the nearest tern.toml in this directory or a parent).
+    #[arg(long, env = "TERN_FILE", global = true)]
+    file: Option<PathBuf>,
+    /// The data directory (default: the platform file's [supervisor] data_dir, else .tern
+    /// next to it, else .tern here).
+    #[arg(long, env = "TERN_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Write the default stack, commented, to tern.toml here (never over an existing file).
+    Init,
     /// Run the platform of tern.toml: the registry and every service, supervised.
     Up(up::UpArgs),
     /// Stop a running platform: services deregister and drain, then the registry stops.
@@ -38,7 +56,7 @@ enum Command {
     /// Add or remove replicas of a service (new ones healthy first; removed ones drained).
     Scale(ctl::ScaleArgs),
     /// Roll out what changed in tern.toml, one replica at a time.
-    Apply(ctl::ApplyArgs),
+    Apply,
     /// Restart a service's replicas one at a time.
     Restart(ctl::RestartArgs),
     /// Revisions of a service.
@@ -77,43 +95,90 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    match run(Cli::parse().command) {
+    match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            // `{:#}` prints the context chain on one line, without a backtrace.
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", report(&e));
             std::process::ExitCode::FAILURE
         }
     }
 }
 
-fn run(command: Command) -> Result<()> {
+/// The error and its causes on one line, each said once: a library error that already
+/// quotes its cause is not followed by that cause again.
+fn report(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain().map(ToString::to_string) {
+        if text.ends_with(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let hints = Hints {
+        file: cli.platform.file.clone(),
+        data_dir: cli.platform.data_dir.clone(),
+    };
+    let located: Located = tern_platform::locate(&hints, &cwd)?;
+    let data_dir = located.data_dir.as_path();
+    let command = cli.command;
     // `service` sizes its runtime from the service's config and `bench` from its
     // arguments; the platform, the registry and the clients take tokio's defaults.
     let client_runtime =
         || tokio::runtime::Runtime::new().context("cannot start the async runtime");
     match command {
-        Command::Up(args) => up::run(args),
-        Command::Down(args) => client_runtime()?.block_on(ctl::down(args)),
-        Command::Ps(args) => client_runtime()?.block_on(ctl::ps(args)),
-        Command::Scale(args) => client_runtime()?.block_on(ctl::scale(args)),
-        Command::Apply(args) => client_runtime()?.block_on(ctl::apply(args)),
-        Command::Restart(args) => client_runtime()?.block_on(ctl::restart(args)),
-        Command::Rollout(command) => client_runtime()?.block_on(ctl::rollout(command)),
-        Command::Rollback(args) => client_runtime()?.block_on(ctl::rollback(args)),
-        Command::Service(args) => service_cmd::run(args),
-        Command::Config(command) => up::config(command),
+        Command::Init => up::init(cli.platform.file),
+        Command::Up(args) => up::run(args, &located),
+        Command::Down(args) => client_runtime()?.block_on(ctl::down(args, data_dir)),
+        Command::Ps(args) => client_runtime()?.block_on(ctl::ps(args, data_dir)),
+        Command::Scale(args) => client_runtime()?.block_on(ctl::scale(args, data_dir)),
+        Command::Apply => client_runtime()?.block_on(ctl::apply(data_dir)),
+        Command::Restart(args) => client_runtime()?.block_on(ctl::restart(args, data_dir)),
+        Command::Rollout(command) => client_runtime()?.block_on(ctl::rollout(command, data_dir)),
+        Command::Rollback(args) => client_runtime()?.block_on(ctl::rollback(args, data_dir)),
+        Command::Service(args) => service_cmd::run(args, cli.platform.data_dir),
+        Command::Config(command) => up::config(command, &located),
         Command::Import(args) => {
             Ok(client_runtime()?.block_on(search_client::import::run(args, data_dir))?)
         }
-        Command::Registry(args) => client_runtime()?.block_on(registry_cmd::run(args)),
-        Command::Broker(args) => client_runtime()?.block_on(broker_cmd::run(args)),
+        Command::Registry(args) => client_runtime()?.block_on(registry_cmd::run(args, data_dir)),
+        Command::Broker(args) => client_runtime()?.block_on(broker_cmd::run(args, data_dir)),
         Command::Search(args) => Ok(client_runtime()?.block_on(search_client::search::run(args))?),
         Command::Kv(command) => client_runtime()?.block_on(kv_cmd::run(command)),
         Command::Bench(command) => bench::run(command),
-        Command::Logs(args) => client_runtime()?.block_on(logs_cmd::run(args)),
+        Command::Logs(args) => client_runtime()?.block_on(logs_cmd::run(args, data_dir)),
         Command::Traces(args) => client_runtime()?.block_on(traces_cmd::list(args)),
         Command::Trace(args) => client_runtime()?.block_on(traces_cmd::show(args)),
         Command::Top(args) => client_runtime()?.block_on(top_cmd::run(args)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let quoted = format!("cannot read tern.toml: {io}");
+        let error = anyhow::Error::new(std::io::Error::other(quoted)).context("starting");
+        // The middle error quotes its cause: the chain's own copy is left out.
+        let chained =
+            anyhow::Error::from(io).context("cannot read tern.toml: No such file or directory");
+        assert_eq!(
+            report(&chained),
+            "cannot read tern.toml: No such file or directory"
+        );
+        assert_eq!(
+            report(&error),
+            "starting: cannot read tern.toml: No such file or directory"
+        );
     }
 }

@@ -13,9 +13,6 @@ pub struct ServiceArgs {
     /// The built-in service to run.
     #[arg(value_enum)]
     builtin: BuiltinName,
-    /// Data directory (default `.tern`, or TERN_DATA_DIR).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
     /// Config file for the search service (TOML; keys documented in docs/search.md).
     #[arg(long)]
     config: Option<PathBuf>,
@@ -30,10 +27,11 @@ enum BuiltinName {
     Search,
 }
 
-pub fn run(args: ServiceArgs) -> Result<()> {
+/// `data_dir`: the one given with `--data-dir`/`TERN_DATA_DIR`, over the config file's.
+pub fn run(args: ServiceArgs, data_dir: Option<PathBuf>) -> Result<()> {
     let BuiltinName::Search = args.builtin;
     let mut config: search_service::Config = tern_chassis::load_config(args.config.as_deref())?;
-    if let Some(dir) = args.data_dir {
+    if let Some(dir) = data_dir {
         config.service.data_dir = dir;
     }
     if let Some(listen) = args.listen {

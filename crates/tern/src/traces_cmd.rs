@@ -1,8 +1,7 @@
 //! `tern traces` and `tern trace ID`: the trace collector's JSON API (`tern-traces`, served
 //! by `tern up` on 127.0.0.1:4318) as a table of recent traces and as one trace's waterfall.
 //!
-//! Also the small pieces `tern top` shares: [`HttpGet`] (GETs to plain-HTTP APIs) and
-//! [`write_stdout`].
+//! Also [`write_stdout`], which `tern top` shares.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -10,10 +9,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use clap::Args;
-use http::{Request, StatusCode};
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
+use http::StatusCode;
+use tern_http_client::{Address, HttpClient, Options};
 use tern_traces::api::{ErrorJson, SummaryJson, TraceList, TraceResponse};
 
 use crate::table::columns;
@@ -24,6 +21,8 @@ use tern_traces::TraceId;
 const DEFAULT_API: &str = "127.0.0.1:4318";
 /// How long one call to the trace API may take.
 const API_TIMEOUT: Duration = Duration::from_secs(10);
+/// Larger answers are refused; a trace of tens of thousands of spans fits.
+const MAX_BODY: usize = 64 << 20;
 /// The waterfall's width when neither `--width`, `COLUMNS` nor a terminal says.
 const DEFAULT_WIDTH: usize = 100;
 
@@ -82,14 +81,24 @@ impl ApiArgs {
     /// error carrying the API's own message.
     async fn get(&self, path: &str) -> Result<Bytes> {
         let addr = &self.addr;
-        let (status, body) = HttpGet::new()
-            .get(addr, path, &[], API_TIMEOUT)
+        let client = HttpClient::new(
+            Address::Tcp(addr.clone()),
+            Options {
+                request_timeout: API_TIMEOUT,
+                max_body: MAX_BODY,
+                ..Options::default()
+            },
+        )?;
+        let response = client
+            .send(tern_http_client::Request::get(path))
             .await
-            .map_err(|reason| {
+            .map_err(|e| {
                 anyhow::anyhow!(
-                    "cannot reach the trace API at {addr}: {reason} (is `tern up` running?)"
+                    "cannot reach the trace API at {addr}: {} (is `tern up` running?)",
+                    e.reason()
                 )
             })?;
+        let (status, body) = (response.status, response.body);
         if status == StatusCode::OK {
             return Ok(body);
         }
@@ -283,79 +292,6 @@ pub(crate) fn write_stdout(text: &str) -> Result<bool> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
         Err(e) => Err(e).context("cannot write to stdout"),
     }
-}
-
-/// GETs to plain-HTTP APIs (the trace API, the registry's Prometheus discovery, services'
-/// `/metrics`): one pooled HTTP/1.1 client, as the other crates' API clients use.
-#[derive(Clone)]
-pub(crate) struct HttpGet {
-    client: Client<HttpConnector, Empty<Bytes>>,
-}
-
-/// Larger answers are refused; a trace of tens of thousands of spans fits.
-const MAX_BODY: usize = 64 << 20;
-
-impl HttpGet {
-    pub(crate) fn new() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(2)));
-        HttpGet {
-            client: Client::builder(TokioExecutor::new()).build(connector),
-        }
-    }
-
-    /// `GET http://ADDR PATH` with extra `headers`, answered within `timeout`: the status
-    /// and body, whatever the status. `Err` says why there was no answer ("connection
-    /// refused", "no answer within 5s"), for the caller to say what it was reaching.
-    pub(crate) async fn get(
-        &self,
-        addr: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        timeout: Duration,
-    ) -> Result<(StatusCode, Bytes), String> {
-        let mut request = Request::get(format!("http://{addr}{path}"));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let request = request
-            .body(Empty::new())
-            .map_err(|e| format!("invalid request for {path}: {e}"))?;
-        let exchange = async {
-            let response = self.client.request(request).await.map_err(|e| reason(&e))?;
-            let (parts, body) = response.into_parts();
-            let body = Limited::new(body, MAX_BODY)
-                .collect()
-                .await
-                .map_err(|e| format!("reading the answer: {e}"))?
-                .to_bytes();
-            Ok((parts.status, body))
-        };
-        tokio::time::timeout(timeout, exchange)
-            .await
-            .map_err(|_| format!("no answer within {}", tern_duration::format(timeout)))?
-    }
-}
-
-/// Why a request got no answer, in a few words: the I/O error under the client's layers
-/// ("connection refused"), else the innermost cause (hyper-util alone says "client error").
-fn reason(error: &(dyn std::error::Error + 'static)) -> String {
-    use std::io::ErrorKind::*;
-    let mut innermost = error;
-    let mut cause = Some(error);
-    while let Some(error) = cause {
-        if let Some(io) = error.downcast_ref::<std::io::Error>() {
-            return match io.kind() {
-                ConnectionRefused | ConnectionReset | ConnectionAborted | TimedOut
-                | HostUnreachable | NetworkUnreachable | AddrNotAvailable => io.kind().to_string(),
-                _ => io.to_string(),
-            };
-        }
-        innermost = error;
-        cause = error.source();
-    }
-    innermost.to_string()
 }
 
 #[cfg(test)]

@@ -73,9 +73,11 @@ impl Top {
     pub async fn tick(&self) -> Result<Tick, Error> {
         let groups = self.registry.prometheus_sd().await?;
         let targets = targets(&groups);
-        let scrapes = futures::future::join_all(targets.iter().map(|target| async {
-            (target.id.clone(), self.scrape(target).await)
-        }))
+        let scrapes = futures::future::join_all(
+            targets
+                .iter()
+                .map(|target| async { (target.id.clone(), self.scrape(target).await) }),
+        )
         .await
         .into_iter()
         .collect();
@@ -126,9 +128,7 @@ fn targets(groups: &[tern_consul_client::TargetGroup]) -> Vec<Target> {
 
 /// `target`'s scrape in `tick`, if it worked.
 fn scraped<'a>(tick: &'a Tick, target: &Target) -> Option<&'a Scrape> {
-    tick.scrapes
-        .get(&target.id)
-        .and_then(|s| s.as_ref().ok())
+    tick.scrapes.get(&target.id).and_then(|s| s.as_ref().ok())
 }
 
 /// `current` against `previous`: a row per service, and a line per instance that could
@@ -143,18 +143,16 @@ pub fn report(previous: &Tick, current: &Tick) -> Report {
     let samples: Vec<Sample> = current
         .targets
         .iter()
-        .map(|target| {
-            Sample {
-                service: &target.service,
-                interval: match (scraped(previous, target), scraped(current, target)) {
-                    (Some(earlier), Some(later)) => Some((
-                        &earlier.exposition,
-                        &later.exposition,
-                        later.at.saturating_duration_since(earlier.at),
-                    )),
-                    _ => None,
-                },
-            }
+        .map(|target| Sample {
+            service: &target.service,
+            interval: match (scraped(previous, target), scraped(current, target)) {
+                (Some(earlier), Some(later)) => Some((
+                    &earlier.exposition,
+                    &later.exposition,
+                    later.at.saturating_duration_since(earlier.at),
+                )),
+                _ => None,
+            },
         })
         .collect();
     let failures = current

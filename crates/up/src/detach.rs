@@ -40,8 +40,8 @@ pub async fn detach(
     let io = |what: String| move |source| Error::Io { what, source };
     std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
     let log_path = dir.join("supervisor.log");
-    let log = std::fs::File::create(&log_path)
-        .map_err(io(format!("creating {}", log_path.display())))?;
+    let log =
+        std::fs::File::create(&log_path).map_err(io(format!("creating {}", log_path.display())))?;
     let log_copy = log
         .try_clone()
         .map_err(io(format!("opening {}", log_path.display())))?;

@@ -156,7 +156,7 @@ async fn start(
         TracesSpec::Off => None,
     };
     let statsd = match &platform.telemetry.statsd {
-        Some(spec) => Some(lifecycle.start(StatsdCollector(spec.clone())).await?),
+        Some(spec) => Some(lifecycle.start(StatsdCollector(*spec)).await?),
         None => None,
     };
     let log_tap = match destination {

@@ -3,6 +3,7 @@
 
 mod discovery;
 mod import;
+mod init;
 mod kv;
 mod logs;
 mod registry;

@@ -3,204 +3,21 @@
 //! `scale`, `restart`, `apply`, `rollout`, `rollback`, `kv`, `down`), with load from the
 //! discovery client where the issue asks for zero failed calls.
 
+mod platform;
+
 use std::{
-    path::{Path, PathBuf},
-    process::Child,
+    net::SocketAddr,
+    path::Path,
     time::{Duration, Instant},
 };
 
 use serde_json::Value;
 use tern_supervisor::process_alive as alive;
 
-use std::net::SocketAddr;
-
-use crate::support::{eventually, http, run, temp_dir, tern, Ran, COMMAND_TIMEOUT};
-
-/// A platform directory with a `tern.toml`, stopped (and checked for leftovers) on drop.
-struct Platform {
-    dir: tempfile::TempDir,
-}
-
-fn search_toml(replicas: u32, extra: &str) -> String {
-    search_toml_with(replicas, "30s", extra)
-}
-
-fn search_toml_with(replicas: u32, readiness_timeout: &str, extra: &str) -> String {
-    format!(
-        r#"[registry]
-http = "127.0.0.1:0"
-dns = "127.0.0.1:0"
-
-[broker]
-listen = "127.0.0.1:0"
-
-[telemetry]
-otlp_grpc = "127.0.0.1:0"
-otlp_http = "127.0.0.1:0"
-statsd_listen = "127.0.0.1:0"
-statsd_metrics = "127.0.0.1:0"
-
-[services.search]
-builtin = "search"
-replicas = {replicas}
-readiness_timeout = "{readiness_timeout}"
-drain = "300ms"
-{extra}
-"#
-    )
-}
-
-impl Platform {
-    fn new(toml: &str) -> Platform {
-        let dir = temp_dir();
-        std::fs::write(dir.path().join("tern.toml"), toml).expect("write tern.toml");
-        Platform { dir }
-    }
-
-    fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.root().join(".tern")
-    }
-
-    /// `tern CMD ARGS --data-dir D` (or in the platform's directory for `up`).
-    fn tern(&self, args: &[&str]) -> Ran {
-        let mut command = tern(args);
-        command.current_dir(self.root());
-        run(&mut command)
-    }
-
-    fn up(&self) -> Ran {
-        self.tern(&["up", "--detach", "--timeout", "50s"])
-    }
-
-    fn ps(&self) -> Value {
-        let ran = self.tern(&["ps", "--json"]);
-        assert!(ran.status.success(), "tern ps: {ran}");
-        serde_json::from_str(&ran.stdout).unwrap_or_else(|e| panic!("ps JSON: {e}: {ran}"))
-    }
-
-    fn replicas(&self) -> Vec<Value> {
-        replicas_of(&self.ps())
-    }
-
-    fn ready_pids(&self) -> Vec<u32> {
-        self.replicas()
-            .iter()
-            .filter(|r| r["phase"] == "ready")
-            .filter_map(|r| r["pid"].as_u64().map(|p| p as u32))
-            .collect()
-    }
-
-    /// The registry's HTTP address, as the supervisor logged it.
-    fn registry(&self) -> SocketAddr {
-        let address = self.logged_address("http");
-        address
-            .parse()
-            .unwrap_or_else(|e| panic!("registry address {address:?}: {e}"))
-    }
-
-    /// The broker's Kafka address, as the supervisor logged it.
-    fn broker(&self) -> String {
-        self.logged_address("kafka")
-    }
-
-    /// The value of the first `KEY=VALUE` field in the supervisor's log.
-    fn logged_address(&self, key: &str) -> String {
-        let log = std::fs::read_to_string(self.data_dir().join("supervisor/supervisor.log"))
-            .unwrap_or_default();
-        let field = format!("{key}=");
-        log.lines()
-            .find_map(|line| {
-                let rest = line.split(field.as_str()).nth(1)?;
-                Some(rest.split_whitespace().next()?.to_owned())
-            })
-            .unwrap_or_else(|| panic!("no {field} in the supervisor log:\n{log}"))
-    }
-
-    /// `PUT /v1/kv/KEY` on the platform's registry; fails the test unless acknowledged.
-    fn kv_put(&self, key: &str, value: &str) {
-        let answer = http(self.registry(), "PUT", &format!("/v1/kv/{key}"), value)
-            .unwrap_or_else(|e| panic!("PUT {key}: {e}"));
-        assert_eq!(answer, (200, "true".to_owned()), "PUT {key}");
-    }
-
-    /// Every process of the platform; never fails (used on drop).
-    fn all_pids(&self) -> Vec<u32> {
-        let ran = self.tern(&["ps", "--json"]);
-        let ps: Value = serde_json::from_str(&ran.stdout).unwrap_or(Value::Null);
-        let mut pids: Vec<u32> = replicas_of(&ps)
-            .iter()
-            .filter_map(|r| r["pid"].as_u64().map(|p| p as u32))
-            .collect();
-        if let Some(control) = supervisor_pid(&self.data_dir()) {
-            pids.push(control);
-        }
-        pids
-    }
-}
-
-fn replicas_of(ps: &Value) -> Vec<Value> {
-    ps["services"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|s| s["replicas"].as_array().cloned().unwrap_or_default())
-        .collect()
-}
-
-fn supervisor_pid(data_dir: &Path) -> Option<u32> {
-    let text = std::fs::read_to_string(data_dir.join("supervisor/control.json")).ok()?;
-    serde_json::from_str::<Value>(&text).ok()?["pid"]
-        .as_u64()
-        .map(|p| p as u32)
-}
-
-impl Drop for Platform {
-    fn drop(&mut self) {
-        let pids = self.all_pids();
-        let _ = self.tern(&["down"]);
-        for pid in pids {
-            if alive(pid) {
-                let _ = std::process::Command::new("kill")
-                    .args(["-9", &pid.to_string()])
-                    .status();
-            }
-        }
-    }
-}
-
-/// `tern bench search` through the registry for `seconds`, as a child process.
-fn load(registry: SocketAddr, seconds: u32) -> Child {
-    tern([
-        "bench",
-        "search",
-        "--registry",
-        &registry.to_string(),
-        "--concurrency",
-        "4",
-        "--duration",
-        &seconds.to_string(),
-        "--json",
-    ])
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .expect("start tern bench search")
-}
-
-fn finish_load(child: Child) -> Value {
-    let output = child.wait_with_output().expect("bench output");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "bench failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("bench JSON {e}: {stdout}"))
-}
+use crate::support::{eventually, http, run, temp_dir, tern, COMMAND_TIMEOUT};
+use platform::{
+    finish_load, load, replicas_of, search_toml, search_toml_with, supervisor_pid, Platform,
+};
 
 #[test]
 fn bad_platform_file_is_located_and_starts_nothing() {
@@ -209,6 +26,36 @@ fn bad_platform_file_is_located_and_starts_nothing() {
     assert!(!ran.status.success(), "{ran}");
     assert!(ran.stderr.contains("tern.toml:3:"), "{ran}");
     assert!(!platform.data_dir().join("supervisor").exists(), "{ran}");
+}
+
+/// Every command finds the platform the same way: the nearest tern.toml from a
+/// sub-directory, and TERN_DATA_DIR moving the data for `up` and the others alike.
+#[test]
+fn commands_find_the_platform_from_a_sub_directory_with_tern_data_dir() {
+    let mut platform = Platform::new(&search_toml(1, ""));
+    let elsewhere = platform.root().join("elsewhere");
+    platform.env.push(("TERN_DATA_DIR", elsewhere.clone()));
+    let sub = platform.root().join("services/search/src");
+    std::fs::create_dir_all(&sub).expect("sub-directory");
+    let ran = platform.tern_in(&sub, &["up", "--detach", "--timeout", "50s"]);
+    assert!(ran.status.success(), "{ran}");
+    assert!(elsewhere.join("supervisor/control.json").exists(), "{ran}");
+    assert!(!platform.root().join(".tern").exists(), "{ran}");
+
+    let ran = platform.tern_in(&sub, &["ps", "--json"]);
+    assert!(ran.status.success(), "{ran}");
+    let ps: Value = serde_json::from_str(&ran.stdout).expect("ps JSON");
+    assert_eq!(replicas_of(&ps).len(), 1, "{ran}");
+    let pid = supervisor_pid(&elsewhere).expect("supervisor pid");
+    eventually("a log line of the replica", || {
+        let ran = platform.tern_in(&sub, &["logs", "--no-color"]);
+        (!ran.stdout.contains("search-service-1")).then(|| ran.to_string())
+    });
+
+    let ran = platform.tern_in(&sub, &["down"]);
+    assert!(ran.status.success(), "{ran}");
+    assert!(ran.stdout.contains("stopped"), "{ran}");
+    assert!(!alive(pid), "the supervisor stopped");
 }
 
 #[test]
@@ -521,6 +368,11 @@ fn foreground_up_stops_everything_on_ctrl_c() {
     let status = status.unwrap_or_else(|| panic!("tern up still runs after Ctrl-C:\n{log}"));
     assert!(status.success(), "{status}:\n{log}");
     assert!(log.contains("stopped"), "{log}");
+    // A clean stop: the registry outlives everything that reads it.
+    assert!(
+        !log.contains("WARN") && !log.contains("ERROR"),
+        "warnings during a clean stop:\n{log}"
+    );
     let left: Vec<_> = pids.iter().filter(|p| alive(**p)).collect();
     assert!(left.is_empty(), "left running: {left:?}\n{log}");
     assert!(
