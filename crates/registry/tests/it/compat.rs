@@ -2,34 +2,14 @@
 //! the npm `consul` package over HTTP (checks run by the registry itself), dnspython over
 //! DNS. The scripts live in `tests/compat/`; `scripts/test` installs their interpreters.
 
-use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::json;
+use tern_test_support::clients::{client_from_env, compat_script};
+use tern_test_support::registry::RunningRegistry;
 
-use crate::support::Running;
-
-/// The interpreter or module path a compat test needs, from `variable`; `None` means skip
-/// (only outside CI: in CI a missing client is a failure).
-fn client_from_env(variable: &str) -> Option<OsString> {
-    let value = std::env::var_os(variable);
-    if value.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{variable} is not set: with CI set the compat tests must run (scripts/test sets it)"
-        );
-        eprintln!("skipping: set {variable} (scripts/test-deps prints it) to run this test");
-    }
-    value
-}
-
-fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/compat")
-        .join(name)
-}
+use crate::Api;
 
 /// Runs a client script with `HOST PORT`; returns its JSON output after asserting exit 0.
 async fn run_client(
@@ -59,9 +39,9 @@ async fn py_consul_registers_checks_and_uses_kv() {
     let Some(python) = client_from_env("TERN_TEST_PYTHON") else {
         return;
     };
-    let registry = Running::start().await;
+    let registry = RunningRegistry::start().await;
     let mut command = tokio::process::Command::new(python);
-    command.arg(script("consul_client.py"));
+    command.arg(compat_script("consul_client.py"));
     let report = run_client(command, registry.http).await;
     assert_eq!(report["ok"], true, "{report}");
     registry.stop().await;
@@ -72,11 +52,11 @@ async fn npm_consul_registers_and_uses_kv() {
     let Some(node_modules) = client_from_env("TERN_TEST_NODE_PATH") else {
         return;
     };
-    let registry = Running::start().await;
+    let registry = RunningRegistry::start().await;
     let mut command = tokio::process::Command::new("node");
     command
         .env("NODE_PATH", node_modules)
-        .arg(script("consul_node.js"));
+        .arg(compat_script("consul_node.js"));
     let report = run_client(command, registry.http).await;
     assert_eq!(report["ok"], true, "{report}");
     registry.stop().await;
@@ -87,8 +67,8 @@ async fn dnspython_resolves_registered_services() {
     let Some(python) = client_from_env("TERN_TEST_PYTHON") else {
         return;
     };
-    let registry = Running::start().await;
-    let api = &registry.api;
+    let registry = RunningRegistry::start().await;
+    let api = &Api::over(registry.handle.clone());
     for (id, address, port) in [
         ("search-service-50051", "", 50051),
         ("search-service-50052", "192.0.2.10", 50052),
@@ -112,8 +92,8 @@ async fn dnspython_resolves_registered_services() {
         .await;
     }
     let mut command = tokio::process::Command::new(python);
-    command.arg(script("dns_client.py"));
-    let answers = run_client(command, registry.dns).await;
+    command.arg(compat_script("dns_client.py"));
+    let answers = run_client(command, registry.dns()).await;
     let expected = json!({
         "a": ["127.0.0.1", "192.0.2.10"],
         "a_authoritative": true,

@@ -10,7 +10,6 @@ mod errors;
 mod kv;
 mod persistence;
 mod prometheus;
-mod support;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};

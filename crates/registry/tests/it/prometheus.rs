@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use expect_test::expect;
 use serde_json::{json, Value};
 use tern_test_prometheus::Prometheus;
+use tern_test_support::registry::RunningRegistry;
 
-use crate::support::Running;
+use crate::Api;
 
 const SERVICE: &str = "prometheus-self";
 const INSTANCE_ID: &str = "prometheus-self-1";
@@ -21,19 +22,18 @@ async fn prometheus_discovers_scrapes_and_forgets_a_registered_service() {
     let Some(binary) = tern_test_prometheus::binary() else {
         return;
     };
-    let registry = Running::start().await;
+    let registry = RunningRegistry::start().await;
+    let api = Api::over(registry.handle.clone());
     let prometheus = Prometheus::start(&binary, &config(registry.http)).await;
 
     // Prometheus scrapes itself: its own `/metrics`, registered like any other service.
-    registry
-        .api
-        .register(json!({
-            "Name": SERVICE, "ID": INSTANCE_ID,
-            "Address": "127.0.0.1", "Port": prometheus.addr.port(),
-            "Tags": ["monitoring"], "Meta": {"metrics_path": "/metrics"},
-            "Check": {"TTL": "10m", "Status": "passing"},
-        }))
-        .await;
+    api.register(json!({
+        "Name": SERVICE, "ID": INSTANCE_ID,
+        "Address": "127.0.0.1", "Port": prometheus.addr.port(),
+        "Tags": ["monitoring"], "Meta": {"metrics_path": "/metrics"},
+        "Check": {"TTL": "10m", "Status": "passing"},
+    }))
+    .await;
 
     let target = eventually("the target is discovered and up", || async {
         let targets = prometheus.get_json("/api/v1/targets?state=active").await?;
@@ -92,9 +92,7 @@ async fn prometheus_discovers_scrapes_and_forgets_a_registered_service() {
     })
     .await;
 
-    registry
-        .api
-        .put(&format!("/v1/agent/service/deregister/{INSTANCE_ID}"), "")
+    api.put(&format!("/v1/agent/service/deregister/{INSTANCE_ID}"), "")
         .await
         .ok();
     eventually("the target is gone after deregistration", || async {
