@@ -1,27 +1,15 @@
 //! Wire compatibility: dnspython, the original design's DNS client
 //! (`tests/compat/dns_client.py`), against the server.
 
-use std::path::PathBuf;
 use std::time::Duration;
+
+use tern_test_support::clients::{client_from_env, compat_script};
 
 use crate::support::*;
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dnspython_resolves_services() {
-    let Some(python) = std::env::var_os("TERN_TEST_PYTHON") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "TERN_TEST_PYTHON is not set: with CI set the compat test must run \
-             (scripts/test sets it to a venv with dnspython)"
-        );
-        eprintln!(
-            "skipping the dnspython compat test: set TERN_TEST_PYTHON to a Python with \
-             dnspython (scripts/test-deps prints one)"
-        );
+    let Some(python) = client_from_env("TERN_TEST_PYTHON") else {
         return;
     };
     let server = Running::start().await;
@@ -29,7 +17,7 @@ async fn dnspython_resolves_services() {
         server.udp, server.tcp,
         "one port for both, as dnspython expects"
     );
-    let script = repo_root().join("tests/compat/dns_client.py");
+    let script = compat_script("dns_client.py");
     let run = tokio::process::Command::new(&python)
         .arg(&script)
         .arg(server.udp.ip().to_string())

@@ -1,23 +1,10 @@
 //! The Python `statsd` client (PyPI `statsd`, UDP `StatsClient`) against the receiver.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 
-use crate::support::{within, Running};
+use tern_test_support::clients::client_from_env;
 
-/// The interpreter a compat test needs, from `variable`; `None` means skip (only outside
-/// CI: in CI a missing client is a failure).
-fn client_from_env(variable: &str) -> Option<OsString> {
-    let value = std::env::var_os(variable);
-    if value.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{variable} is not set: with CI set the compat tests must run (scripts/test sets it)"
-        );
-        eprintln!("skipping: set {variable} (scripts/test-deps prints it) to run this test");
-    }
-    value
-}
+use crate::support::{within, Running};
 
 #[tokio::test]
 async fn python_statsd_client() {

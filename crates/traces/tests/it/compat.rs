@@ -7,20 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use tern_test_support::clients::client_from_env;
 
 use crate::support::{eventually, get, listed, Running};
-
-fn python_from_env() -> Option<OsString> {
-    let value = std::env::var_os("TERN_TEST_PYTHON");
-    if value.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "TERN_TEST_PYTHON is not set: with CI set the compat tests must run (scripts/test sets it)"
-        );
-        eprintln!("skipping: set TERN_TEST_PYTHON (scripts/test-deps prints it) to run this test");
-    }
-    value
-}
 
 /// Runs the exporter script; returns its JSON report after asserting it succeeded.
 async fn export(python: OsString, transport: &str, endpoint: &str, compression: &str) -> Value {
@@ -112,7 +101,7 @@ async fn assert_assembled(server: &Running, report: &Value, transport: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_exports_over_grpc() {
-    let Some(python) = python_from_env() else {
+    let Some(python) = client_from_env("TERN_TEST_PYTHON") else {
         return;
     };
     let server = Running::start().await;
@@ -124,7 +113,7 @@ async fn python_sdk_exports_over_grpc() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_exports_gzipped_protobuf_over_http() {
-    let Some(python) = python_from_env() else {
+    let Some(python) = client_from_env("TERN_TEST_PYTHON") else {
         return;
     };
     let server = Running::start().await;
