@@ -16,7 +16,8 @@ use tern_supervisor::process_alive as alive;
 
 use crate::support::{eventually, http, run, temp_dir, tern, COMMAND_TIMEOUT};
 use platform::{
-    finish_load, load, replicas_of, search_toml, search_toml_with, supervisor_pid, Platform,
+    finish_load, load, loopback, replicas_of, search_toml, search_toml_with, supervisor_pid,
+    Platform,
 };
 
 #[test]
@@ -239,21 +240,8 @@ fn supervisor_death_leaves_no_orphans_and_up_cleans_up() {
 
 #[test]
 fn command_services_get_kv_env_restart_on_change_and_heal() {
-    let platform = Platform::new(
-        r#"[registry]
-http = "127.0.0.1:0"
-dns = "127.0.0.1:0"
-
-[broker]
-listen = "127.0.0.1:0"
-
-[telemetry]
-otlp_grpc = "127.0.0.1:0"
-otlp_http = "127.0.0.1:0"
-statsd_listen = "127.0.0.1:0"
-statsd_metrics = "127.0.0.1:0"
-
-[services.web]
+    let platform = Platform::new(&loopback(
+        r#"[services.web]
 command = ["sh", "-c", "echo greeting=$GREETING; exec python3 -m http.server ${PORT} --bind 127.0.0.1"]
 health = { kind = "http", path = "/" }
 restart_on_change = true
@@ -267,7 +255,7 @@ replicas = 0
 readiness_timeout = "1s"
 unhealthy_restart_after = "1s"
 "#,
-    );
+    ));
     let ran = platform.up();
     assert!(ran.status.success(), "tern up --detach: {ran}");
     let first = platform.ready_pids();
@@ -383,24 +371,11 @@ fn foreground_up_stops_everything_on_ctrl_c() {
 
 #[test]
 fn detach_names_the_failing_replica_and_a_crash_loop_is_reported() {
-    let platform = Platform::new(
-        r#"[registry]
-http = "127.0.0.1:0"
-dns = "127.0.0.1:0"
-
-[broker]
-listen = "127.0.0.1:0"
-
-[telemetry]
-otlp_grpc = "127.0.0.1:0"
-otlp_http = "127.0.0.1:0"
-statsd_listen = "127.0.0.1:0"
-statsd_metrics = "127.0.0.1:0"
-
-[services.boom]
+    let platform = Platform::new(&loopback(
+        r#"[services.boom]
 command = ["sh", "-c", "echo boom-marker; exit 3"]
 "#,
-    );
+    ));
     let ran = platform.tern(&["up", "--detach", "--timeout", "5s"]);
     assert!(!ran.status.success(), "{ran}");
     assert!(ran.stderr.contains("boom-1"), "names the replica: {ran}");

@@ -20,13 +20,8 @@ pub(super) struct Platform {
     pub(super) env: Vec<(&'static str, PathBuf)>,
 }
 
-pub(super) fn search_toml(replicas: u32, extra: &str) -> String {
-    search_toml_with(replicas, "30s", extra)
-}
-
-pub(super) fn search_toml_with(replicas: u32, readiness_timeout: &str, extra: &str) -> String {
-    format!(
-        r#"[registry]
+/// Every embedded component on an OS-assigned loopback port, so tests run side by side.
+const LOOPBACK: &str = r#"[registry]
 http = "127.0.0.1:0"
 dns = "127.0.0.1:0"
 
@@ -39,7 +34,20 @@ otlp_http = "127.0.0.1:0"
 statsd_listen = "127.0.0.1:0"
 statsd_metrics = "127.0.0.1:0"
 
-[services.search]
+"#;
+
+/// A platform file of `services` tables, with every component on [`LOOPBACK`] ports.
+pub(super) fn loopback(services: &str) -> String {
+    format!("{LOOPBACK}{services}")
+}
+
+pub(super) fn search_toml(replicas: u32, extra: &str) -> String {
+    search_toml_with(replicas, "30s", extra)
+}
+
+pub(super) fn search_toml_with(replicas: u32, readiness_timeout: &str, extra: &str) -> String {
+    format!(
+        r#"{LOOPBACK}[services.search]
 builtin = "search"
 replicas = {replicas}
 readiness_timeout = "{readiness_timeout}"
