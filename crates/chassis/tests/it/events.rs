@@ -8,12 +8,11 @@ use std::{
 };
 
 use serde::{Deserialize, Serialize};
-use tern_broker::{Broker, BrokerConfig};
 use tern_chassis::{
     kafka::{Consumer, ConsumerConfig, TypedProducer},
     Event, Service,
 };
-use tokio::net::TcpListener;
+use tern_test_support::broker::RunningBroker;
 
 use crate::support::{self, eventually};
 
@@ -22,26 +21,10 @@ struct Order {
     id: u32,
 }
 
-/// An in-process broker on 127.0.0.1:0, stopped with the test's runtime.
-pub(crate) async fn broker() -> (String, tempfile::TempDir) {
-    let temp = tempfile::tempdir().unwrap();
-    let config = BrokerConfig {
-        data_dir: temp.path().join("broker"),
-        ..BrokerConfig::default()
-    };
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let broker = tokio::task::spawn_blocking(move || Broker::build(config))
-        .await
-        .unwrap()
-        .unwrap();
-    tokio::spawn(broker.serve(listener, std::future::pending::<()>()));
-    (addr, temp)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumer_retries_acknowledges_after_handling_and_leaves_at_shutdown() {
-    let (bootstrap, _data) = broker().await;
+    let broker = RunningBroker::start().await;
+    let bootstrap = broker.bootstrap();
     let attempts = Arc::new(Mutex::new(Vec::<u32>::new()));
     let seen = attempts.clone();
     let builder = Service::builder("billing").consume("orders", move |event: Event<Order>| {

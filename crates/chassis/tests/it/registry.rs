@@ -9,67 +9,26 @@ use std::{
 };
 
 use tern_chassis::ChassisConfig;
-use tern_registry::{HealthFilter, Listeners, Registry, RegistryConfig, RegistryHandle};
-use tokio::{
-    net::{TcpListener, UdpSocket},
-    sync::oneshot,
-    task::JoinHandle,
-};
+use tern_registry::{HealthFilter, RegistryConfig, RegistryHandle};
+use tokio::net::TcpListener;
 
 use crate::support::*;
 
-/// A whole registry (HTTP API, DNS, check runners) serving in a background task.
-pub struct RunningRegistry {
-    pub http: SocketAddr,
-    pub handle: RegistryHandle,
-    _stop: oneshot::Sender<()>,
-    _task: JoinHandle<Result<(), tern_registry::Error>>,
+pub use tern_test_support::registry::RunningRegistry;
+
+/// The instances a registry holds, by ID.
+trait Ids {
+    /// IDs of the registered instances of `service`, passing or not.
+    fn ids(&self, service: &str) -> Vec<String>;
+    fn passing_ids(&self, service: &str) -> Vec<String>;
 }
 
-impl RunningRegistry {
-    pub async fn start() -> Self {
-        let http = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
-        Self::start_on(http).await
-    }
-
-    /// Serves on an already bound (and maybe already connected-to) listener.
-    pub async fn start_on(http: TcpListener) -> Self {
-        Self::start_with(http, RegistryConfig::default()).await
-    }
-
-    pub async fn start_with(http: TcpListener, config: RegistryConfig) -> Self {
-        let listeners = Listeners {
-            http,
-            dns_udp: UdpSocket::bind("127.0.0.1:0").await.expect("bind dns udp"),
-            dns_tcp: TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind dns tcp"),
-        };
-        let http = listeners.http.local_addr().expect("http address");
-        let registry = Registry::build(config).expect("valid config");
-        let handle = registry.handle();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            registry
-                .serve(listeners, async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
-        RunningRegistry {
-            http,
-            handle,
-            _stop: stop,
-            _task: task,
-        }
-    }
-
-    /// IDs of the registered instances of `service`, passing or not.
-    pub fn ids(&self, service: &str) -> Vec<String> {
+impl Ids for RunningRegistry {
+    fn ids(&self, service: &str) -> Vec<String> {
         ids(&self.handle, service, HealthFilter::Any)
     }
 
-    pub fn passing_ids(&self, service: &str) -> Vec<String> {
+    fn passing_ids(&self, service: &str) -> Vec<String> {
         ids(&self.handle, service, HealthFilter::Passing)
     }
 }

@@ -255,7 +255,8 @@ impl Search for Publish {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trace_follows_a_record_through_the_broker() {
     let (store, otlp) = collector().await;
-    let (bootstrap, _data) = crate::events::broker().await;
+    let broker = tern_test_support::broker::RunningBroker::start().await;
+    let bootstrap = broker.bootstrap();
     let mut config = support::config();
     config.telemetry.otlp_endpoint = Some(otlp.to_string());
     config.broker = Some(bootstrap);
