@@ -4,29 +4,20 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use tern_consul_client::{Block, Check, Consul, Health, Probe, ServiceRegistration};
-use tern_registry::{Registry, RegistryConfig};
-use tokio::{net::TcpListener, sync::oneshot};
+use tern_test_support::registry::RunningRegistry;
+use tokio::net::TcpListener;
 
+/// A client of the registry's HTTP API, served alone.
 struct Running {
     consul: Consul,
-    stop: oneshot::Sender<()>,
+    registry: RunningRegistry,
 }
 
 async fn start() -> Running {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("local addr");
-    let registry = Registry::build(RegistryConfig::default()).expect("valid config");
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        registry
-            .serve_http(listener, async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let registry = RunningRegistry::http_only().await;
     Running {
-        consul: Consul::new(&addr.to_string()).expect("valid address"),
-        stop,
+        consul: Consul::new(&registry.http.to_string()).expect("valid address"),
+        registry,
     }
 }
 
@@ -96,7 +87,7 @@ async fn services_and_their_health() {
         .expect("unknown service")
         .value
         .is_empty());
-    let _ = running.stop.send(());
+    running.registry.stop().await;
 }
 
 #[tokio::test]
@@ -156,7 +147,7 @@ async fn kv_round_trip_and_blocking_list() {
         .expect("list")
         .value
         .is_empty());
-    let _ = running.stop.send(());
+    running.registry.stop().await;
 }
 
 #[tokio::test]
@@ -190,7 +181,7 @@ async fn prometheus_targets_carry_consul_sd_labels() {
     assert_eq!(label("__meta_consul_service_id"), Some("echo-1"));
     assert_eq!(label("__meta_consul_health"), Some("passing"));
     assert_eq!(label("__meta_consul_service_metadata_revision"), Some("1"));
-    let _ = running.stop.send(());
+    running.registry.stop().await;
 }
 
 #[tokio::test]
