@@ -3,24 +3,17 @@
 
 use std::time::Duration;
 
+use tern_test_support::clients::{client_from_env, compat_script};
+
 use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_grpcio_client_passes_its_checks() {
-    let Some(python) = std::env::var_os("TERN_TEST_PYTHON") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "TERN_TEST_PYTHON is not set: with CI set the compat test must run \
-             (scripts/test sets it to a venv with grpcio and grpcio-tools)"
-        );
-        eprintln!(
-            "skipping the Python compat test: set TERN_TEST_PYTHON to a Python with grpcio and \
-             grpcio-tools (scripts/test-deps prints one)"
-        );
+    let Some(python) = client_from_env("TERN_TEST_PYTHON") else {
         return;
     };
     let running = Running::bundled().await;
-    let script = repo_root().join("tests/compat/search_client.py");
+    let script = compat_script("search_client.py");
     let run = tokio::process::Command::new(&python)
         .arg(&script)
         .arg(running.addr.to_string())

@@ -8,9 +8,7 @@ use std::time::Duration;
 use search_service::SearchConfig;
 use search_store::{GeoJsonSource, ImportOptions, Store};
 use tern_consul_client::Consul;
-use tern_registry::{Registry, RegistryConfig};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tern_test_support::registry::RunningRegistry;
 
 use crate::support::*;
 
@@ -21,24 +19,6 @@ const TINYLAND: &str = r#"{"type": "FeatureCollection", "features": [{
         [[9.75, 9.75], [10.25, 9.75], [10.25, 10.25], [9.75, 10.25], [9.75, 9.75]]]}
 }]}"#;
 
-/// The registry's HTTP API on 127.0.0.1:0 until the returned sender is dropped.
-async fn registry() -> (Consul, String, oneshot::Sender<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the registry");
-    let addr = listener.local_addr().expect("registry address").to_string();
-    let registry = Registry::build(RegistryConfig::default()).expect("a registry");
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        registry
-            .serve_http(listener, async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    (Consul::new(&addr).expect("registry address"), addr, stop)
-}
-
 async fn status(consul: &Consul, key: &str) -> Result<serde_json::Value, String> {
     match consul.kv_get(key).await {
         Ok(Some(entry)) => serde_json::from_slice(&entry.value).map_err(|e| e.to_string()),
@@ -48,7 +28,9 @@ async fn status(consul: &Consul, key: &str) -> Result<serde_json::Value, String>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_interval_changes_live() {
-    let (consul, registry, _stop) = registry().await;
+    // The registry's HTTP API alone, serving until the end of the test.
+    let registry = RunningRegistry::http_only().await;
+    let consul = Consul::new(&registry.http.to_string()).expect("registry address");
     let dir = temp_dir();
     let service = SearchConfig {
         // So long that only the live value can make the service notice the import.
@@ -57,7 +39,7 @@ async fn reload_interval_changes_live() {
     };
     let url = service.store_url().expect("embedded store URL");
     let mut config = config(service);
-    config.chassis.registry = Some(registry);
+    config.chassis.registry = Some(registry.http.to_string());
     config.chassis.config_prefix = Some("config/search/".to_owned());
     let running = Running::start(&config).await;
     let status_key = format!("tern/status/search-service-{}/config", running.addr.port());
