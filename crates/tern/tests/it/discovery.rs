@@ -2,21 +2,19 @@
 //! check runners on real sockets), `tern search` finds it through the registry's HTTP
 //! API or its DNS interface, and SIGTERM deregisters it.
 
-use std::net::SocketAddr;
+use std::ops::Deref;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tern_registry::{HealthFilter, Listeners, Registry, RegistryConfig, RegistryHandle};
-use tokio::net::{TcpListener, UdpSocket};
+use tern_registry::HealthFilter;
+use tern_test_support::registry::RunningRegistry;
 
 use crate::support::*;
 
 /// A registry serving on its own runtime for the length of a (synchronous) test.
 struct InProcessRegistry {
-    http: SocketAddr,
-    dns: SocketAddr,
-    handle: RegistryHandle,
-    // Dropping the runtime stops the registry.
+    registry: RunningRegistry,
+    // The runtime the registry serves on, dropped after it (dropping the registry stops it).
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -27,28 +25,8 @@ impl InProcessRegistry {
             .enable_all()
             .build()
             .expect("a tokio runtime");
-        let listeners = runtime.block_on(async {
-            Listeners {
-                http: TcpListener::bind("127.0.0.1:0").await.expect("bind http"),
-                dns_udp: UdpSocket::bind("127.0.0.1:0").await.expect("bind dns udp"),
-                dns_tcp: TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind dns tcp"),
-            }
-        });
-        let http = listeners.http.local_addr().expect("http address");
-        let dns = listeners.dns_udp.local_addr().expect("dns address");
-        let registry = Registry::build(RegistryConfig::default()).expect("valid config");
-        let handle = registry.handle();
-        runtime.spawn(async move {
-            registry
-                .serve(listeners, std::future::pending::<()>())
-                .await
-        });
         InProcessRegistry {
-            http,
-            dns,
-            handle,
+            registry: runtime.block_on(RunningRegistry::start()),
             _runtime: runtime,
         }
     }
@@ -72,6 +50,14 @@ impl InProcessRegistry {
                 )
             })
         });
+    }
+}
+
+impl Deref for InProcessRegistry {
+    type Target = RunningRegistry;
+
+    fn deref(&self) -> &RunningRegistry {
+        &self.registry
     }
 }
 
@@ -154,7 +140,7 @@ fn search_finds_the_service_through_dns() {
         "search",
         "--dns",
         "--dns-server",
-        &registry.dns.to_string(),
+        &registry.dns().to_string(),
         "--lat",
         "30.2672",
         "--lng",
@@ -167,7 +153,7 @@ fn search_finds_the_service_through_dns() {
         "search",
         "--dns",
         "--dns-server",
-        &registry.dns.to_string(),
+        &registry.dns().to_string(),
         "--monitor",
     ]));
     assert_eq!(ran.stdout, "341\n", "{ran}");
@@ -194,7 +180,7 @@ fn search_reports_an_unreachable_registry_and_an_unknown_dns_name() {
         "search",
         "--dns",
         "--dns-server",
-        &registry.dns.to_string(),
+        &registry.dns().to_string(),
         "--monitor",
     ]));
     assert!(!ran.status.success(), "{ran}");
