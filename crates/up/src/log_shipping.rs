@@ -217,9 +217,9 @@ fn outgoing(record: &Record) -> OutgoingRecord {
 mod tests {
     use std::time::{Duration, SystemTime};
 
-    use tern_broker::{Broker, BrokerConfig};
     use tern_kafka_client::{Consumer, ConsumerConfig};
     use tern_logs::Stream;
+    use tern_test_support::broker::RunningBroker;
 
     use super::*;
 
@@ -227,18 +227,8 @@ mod tests {
     /// 127.0.0.1:0 and only known by its address.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn lines_reach_an_external_broker_over_the_wire() {
-        let temp = tempfile::tempdir().unwrap();
-        let config = BrokerConfig {
-            data_dir: temp.path().join("broker"),
-            ..BrokerConfig::default()
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let bootstrap = listener.local_addr().unwrap().to_string();
-        let broker = tokio::task::spawn_blocking(move || Broker::build(config))
-            .await
-            .unwrap()
-            .unwrap();
-        tokio::spawn(broker.serve(listener, std::future::pending::<()>()));
+        let broker = RunningBroker::start().await;
+        let bootstrap = broker.bootstrap();
 
         let mut lifecycle = tern_lifecycle::Lifecycle::new();
         let tap = lifecycle
