@@ -1,6 +1,7 @@
 //! Third-party clients for compat tests: the interpreter (or module path) comes from an
 //! environment variable `scripts/test-deps` prints (`TERN_TEST_PYTHON`,
-//! `TERN_TEST_NODE_PATH`), the scripts from the repository's `tests/compat/`.
+//! `TERN_TEST_NODE_PATH`), the scripts from the repository's `tests/compat/`, `kcat` from
+//! `PATH`.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -25,4 +26,22 @@ pub fn compat_script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/compat")
         .join(name)
+}
+
+/// The `kcat` binary on `PATH` (Debian's package, which `scripts/test-deps` installs);
+/// `None` means skip the test, only outside CI as for [`client_from_env`].
+pub fn kcat() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("kcat"))
+            .find(|path| path.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kcat is not installed: with CI set the compat tests must run (scripts/test-deps installs it)"
+        );
+        eprintln!("skipping: install kcat (scripts/test-deps does) to run this test");
+    }
+    found
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use tern_test_support::clients::{client_from_env, compat_script};
+use tern_test_support::clients::{client_from_env, compat_script, kcat};
 
 use crate::RunningBroker;
 
@@ -76,23 +76,6 @@ async fn kafka_python_pinned_to_0_11() {
     python_check("python-0.11").await;
 }
 
-/// `kcat` on PATH; `None` means skip (only outside CI).
-fn kcat() -> Option<&'static str> {
-    let found = std::process::Command::new("kcat")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "kcat is not installed: with CI set the compat tests must run (scripts/test-deps installs it)"
-        );
-        eprintln!("skipping: install kcat (scripts/test-deps does) to run this test");
-        return None;
-    }
-    Some("kcat")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kcat_lists_produces_and_consumes() {
     let Some(kcat) = kcat() else {
@@ -101,7 +84,7 @@ async fn kcat_lists_produces_and_consumes() {
     let broker = RunningBroker::start().await;
     let address = broker.addr.to_string();
     let kcat_command = |args: &[&str]| {
-        let mut command = tokio::process::Command::new(kcat);
+        let mut command = tokio::process::Command::new(&kcat);
         command.arg("-b").arg(&address).args(args);
         command
     };

@@ -10,6 +10,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use search_store::{Store, StoreUrl};
+/// The `kcat` binary (for the `up` tests).
+pub use tern_test_support::clients::kcat;
 
 /// Generous for a debug build on a loaded 2-core machine; a hung command fails the test.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -320,21 +322,4 @@ pub fn http(
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     Ok((status, body))
-}
-
-/// The `kcat` binary the test command installs; `None` (the test skips) only outside CI.
-pub fn kcat() -> Option<std::path::PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("kcat"))
-            .find(|path| path.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "kcat is missing: scripts/test-deps installs it"
-        );
-        eprintln!("kcat not installed; skipping (scripts/test-deps installs it)");
-    }
-    found
 }
