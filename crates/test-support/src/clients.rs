@@ -5,6 +5,8 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::process::Output;
+use std::time::Duration;
 
 /// The interpreter or module path a compat test needs, from `variable`; `None` means skip
 /// the test. Only outside CI: with `CI` set a missing client fails the test, so that no
@@ -19,6 +21,24 @@ pub fn client_from_env(variable: &str) -> Option<OsString> {
         eprintln!("skipping: set {variable} (scripts/test-deps prints it) to run this test");
     }
     value
+}
+
+/// Runs a client to its end (killed if the test gives up first) and returns its output,
+/// after asserting that it exited 0 within `timeout`; a failure shows what it printed.
+pub async fn run_client(mut command: tokio::process::Command, timeout: Duration) -> Output {
+    command.kill_on_drop(true);
+    let output = tokio::time::timeout(timeout, command.output())
+        .await
+        .unwrap_or_else(|_| panic!("the client finishes within {timeout:?}: {command:?}"))
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} exited with {}\nstdout: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
 }
 
 /// `tests/compat/NAME` at the repository's root, where the client scripts live.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tern_test_support::clients::{client_from_env, compat_script};
+use tern_test_support::clients::{client_from_env, compat_script, run_client};
 
 use crate::support::*;
 
@@ -18,24 +18,12 @@ async fn dnspython_resolves_services() {
         "one port for both, as dnspython expects"
     );
     let script = compat_script("dns_client.py");
-    let run = tokio::process::Command::new(&python)
+    let mut command = tokio::process::Command::new(&python);
+    command
         .arg(&script)
         .arg(server.udp.ip().to_string())
-        .arg(server.udp.port().to_string())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(60), run)
-        .await
-        .expect("the compat client finishes within 60s")
-        .unwrap_or_else(|e| panic!("cannot run {python:?} {}: {e}", script.display()));
-    assert!(
-        output.status.success(),
-        "{} exited with {}\nstdout: {}\nstderr: {}",
-        script.display(),
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .arg(server.udp.port().to_string());
+    let output = run_client(command, Duration::from_secs(60)).await;
     let got: serde_json::Value =
         serde_json::from_slice(&output.stdout).expect("the client prints JSON");
     let expected = serde_json::json!({

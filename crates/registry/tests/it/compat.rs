@@ -6,31 +6,17 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::json;
-use tern_test_support::clients::{client_from_env, compat_script};
+use tern_test_support::clients::{client_from_env, compat_script, run_client};
 use tern_test_support::registry::RunningRegistry;
 
 use crate::Api;
 
 /// Runs a client script with `HOST PORT`; returns its JSON output after asserting exit 0.
-async fn run_client(
-    mut command: tokio::process::Command,
-    address: SocketAddr,
-) -> serde_json::Value {
+async fn run_json(mut command: tokio::process::Command, address: SocketAddr) -> serde_json::Value {
     command
         .arg(address.ip().to_string())
-        .arg(address.port().to_string())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(Duration::from_secs(90), command.output())
-        .await
-        .expect("the client finishes within 90s")
-        .expect("the client starts");
-    assert!(
-        output.status.success(),
-        "client exited with {}\nstdout: {}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .arg(address.port().to_string());
+    let output = run_client(command, Duration::from_secs(90)).await;
     serde_json::from_slice(&output.stdout).expect("the client prints JSON")
 }
 
@@ -42,7 +28,7 @@ async fn py_consul_registers_checks_and_uses_kv() {
     let registry = RunningRegistry::start().await;
     let mut command = tokio::process::Command::new(python);
     command.arg(compat_script("consul_client.py"));
-    let report = run_client(command, registry.http).await;
+    let report = run_json(command, registry.http).await;
     assert_eq!(report["ok"], true, "{report}");
     registry.stop().await;
 }
@@ -57,7 +43,7 @@ async fn npm_consul_registers_and_uses_kv() {
     command
         .env("NODE_PATH", node_modules)
         .arg(compat_script("consul_node.js"));
-    let report = run_client(command, registry.http).await;
+    let report = run_json(command, registry.http).await;
     assert_eq!(report["ok"], true, "{report}");
     registry.stop().await;
 }
@@ -93,7 +79,7 @@ async fn dnspython_resolves_registered_services() {
     }
     let mut command = tokio::process::Command::new(python);
     command.arg(compat_script("dns_client.py"));
-    let answers = run_client(command, registry.dns()).await;
+    let answers = run_json(command, registry.dns()).await;
     let expected = json!({
         "a": ["127.0.0.1", "192.0.2.10"],
         "a_authoritative": true,

@@ -1,10 +1,11 @@
 //! The Python `statsd` client (PyPI `statsd`, UDP `StatsClient`) against the receiver.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use tern_test_support::clients::client_from_env;
+use tern_test_support::clients::{client_from_env, run_client};
 
-use crate::support::{within, Running};
+use crate::support::Running;
 
 #[tokio::test]
 async fn python_statsd_client() {
@@ -13,24 +14,12 @@ async fn python_statsd_client() {
     };
     let running = Running::start().await;
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/statsd_client.py");
-    let output = within(
-        tokio::process::Command::new(python)
-            .arg(script)
-            .arg(running.address.ip().to_string())
-            .arg(running.address.port().to_string())
-            .kill_on_drop(true)
-            .output(),
-        "the client finishes",
-    )
-    .await
-    .expect("the client starts");
-    assert!(
-        output.status.success(),
-        "client exited with {}\nstdout: {}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut command = tokio::process::Command::new(python);
+    command
+        .arg(script)
+        .arg(running.address.ip().to_string())
+        .arg(running.address.port().to_string());
+    run_client(command, Duration::from_secs(10)).await;
 
     // The script sends 15 datagrams holding 19 lines; wait for the last of them.
     let scrape = running

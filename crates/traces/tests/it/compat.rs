@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tern_test_support::clients::client_from_env;
+use tern_test_support::clients::{client_from_env, run_client};
 
 use crate::support::{eventually, get, listed, Running};
 
@@ -15,20 +15,10 @@ use crate::support::{eventually, get, listed, Running};
 async fn export(python: OsString, transport: &str, endpoint: &str, compression: &str) -> Value {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/compat/otel_export.py");
     let mut command = tokio::process::Command::new(python);
-    command
-        .arg(script)
-        .args([transport, endpoint, compression])
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(Duration::from_secs(90), command.output())
-        .await
-        .expect("the exporter finishes within 90s")
-        .expect("the exporter starts");
+    command.arg(script).args([transport, endpoint, compression]);
+    let output = run_client(command, Duration::from_secs(90)).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "exporter failed: {stdout}\n{stderr}"
-    );
     serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("report is JSON ({e}): {stdout}\n{stderr}"))
 }
