@@ -36,6 +36,15 @@ pub fn child_role(variable: &str) -> Option<OsString> {
     Some(value)
 }
 
+/// The child's runtime: two workers (as the parent's `multi_thread` tests), time and I/O on.
+pub fn child_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("the child's runtime")
+}
+
 /// Reads `child`'s stdout by lines, each passed to `on_line`, which says whether it was an
 /// acknowledgement; after `acks` of them (or at the end of its output) SIGKILLs the child
 /// and waits for it, then passes on the lines still in the pipe, acknowledged before the

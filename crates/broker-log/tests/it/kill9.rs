@@ -10,7 +10,7 @@ use std::path::Path;
 
 use tern_broker_log::testing::{records, BatchBuilder};
 use tern_broker_log::{Durability, LogConfig, LogManager};
-use tern_test_support::child::{child_role, child_test, kill_9_after};
+use tern_test_support::child::{child_role, child_runtime, child_test, kill_9_after};
 
 use crate::ranges;
 
@@ -110,10 +110,7 @@ fn appender_child() {
         return;
     };
     let round = std::env::var(ROUND_ENV).unwrap_or_default();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .expect("runtime");
+    let runtime = child_runtime();
     runtime.block_on(async move {
         let (log, _) = LogManager::open(Path::new(&dir), config()).expect("open");
         let mut tasks = Vec::new();

@@ -20,7 +20,7 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use tern_broker::{Broker, BrokerConfig, FlushPolicy, LogConfig};
 use tern_broker_log::testing::BatchBuilder;
-use tern_test_support::child::{child_role, child_test};
+use tern_test_support::child::{child_role, child_runtime, child_test};
 use tern_test_support::clients::{client_from_env, compat_script};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
@@ -90,11 +90,7 @@ fn broker_child() {
     let Some(dir) = child_role(DIR_ENV) else {
         return;
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = child_runtime();
     runtime.block_on(async move {
         let config = BrokerConfig {
             data_dir: PathBuf::from(dir),

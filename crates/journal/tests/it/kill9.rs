@@ -8,7 +8,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use tern_journal::{Journal, JournalConfig, Recovered};
-use tern_test_support::child::{child_role, child_test, kill_9_after};
+use tern_test_support::child::{child_role, child_runtime, child_test, kill_9_after};
 
 const DIR_ENV: &str = "TERN_JOURNAL_KILL9_DIR";
 const ROUND_ENV: &str = "TERN_JOURNAL_KILL9_ROUND";
@@ -88,10 +88,7 @@ fn writer_child() {
         return;
     };
     let round = std::env::var(ROUND_ENV).unwrap_or_default();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .expect("runtime");
+    let runtime = child_runtime();
     runtime.block_on(async move {
         let (journal, recovered) = Journal::open(JournalConfig::new(&dir)).expect("open");
         // The caller's state: one entry per record, index = sequence - 1. It is changed under
