@@ -70,3 +70,31 @@ pub fn kill_9_after(
     }
     (seen, status)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt;
+
+    use super::*;
+
+    #[test]
+    fn kill_9_after_counts_acknowledgements_and_sigkills() {
+        let mut child = Command::new("sh")
+            .args(["-c", "while :; do echo ACK; echo other; done"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("sh starts");
+        let mut lines = Vec::new();
+        let (seen, status) = kill_9_after(&mut child, 5, |line| {
+            lines.push(line.to_owned());
+            line == "ACK"
+        });
+        assert_eq!(seen, 5);
+        assert_eq!(status.signal(), Some(9), "{status}");
+        // Every line reached `on_line`, in order, up to the fifth acknowledgement at least.
+        assert_eq!(
+            lines[..9],
+            ["ACK", "other", "ACK", "other", "ACK", "other", "ACK", "other", "ACK"]
+        );
+    }
+}

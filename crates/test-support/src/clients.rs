@@ -65,3 +65,33 @@ pub fn kcat() -> Option<PathBuf> {
     }
     found
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compat_scripts_are_found_from_any_crate() {
+        // The path is relative to this crate, not to the test's: every user gets the same.
+        for script in ["kafka_client.py", "consul_client.py", "dns_client.py"] {
+            assert!(compat_script(script).is_file(), "{script}");
+        }
+    }
+
+    #[tokio::test]
+    async fn run_client_returns_the_output_of_a_client_that_exits_0() {
+        let mut command = tokio::process::Command::new("sh");
+        command.args(["-c", "echo out; echo err >&2"]);
+        let output = run_client(command, Duration::from_secs(10)).await;
+        assert_eq!(output.stdout, b"out\n");
+        assert_eq!(output.stderr, b"err\n");
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "exited with exit status: 3")]
+    async fn run_client_fails_on_a_client_that_fails() {
+        let mut command = tokio::process::Command::new("sh");
+        command.args(["-c", "exit 3"]);
+        run_client(command, Duration::from_secs(10)).await;
+    }
+}
