@@ -166,9 +166,8 @@ impl Listeners {
     /// as DNS clients retry truncated answers over TCP on the same port; with port 0 the
     /// TCP listener takes the port the UDP socket got). Errors name what could not bind.
     pub async fn bind(http: SocketAddr, dns: SocketAddr) -> Result<Listeners, Error> {
-        let bind_error = |what: &'static str, addr: SocketAddr| {
-            move |source| Error::Bind { what, addr, source }
-        };
+        let bind_error =
+            |what: &'static str, addr: SocketAddr| move |source| Error::Bind { what, addr, source };
         let http_listener = tokio::net::TcpListener::bind(http)
             .await
             .map_err(bind_error("HTTP", http))?;

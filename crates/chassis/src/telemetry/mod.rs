@@ -50,8 +50,8 @@ mod sampler;
 use std::sync::Arc;
 
 pub use context::{current, inject, CallContext, TraceContext, TraceparentError};
-pub use red::names;
 pub(crate) use export::{SpanKind, SpanQueue, SpanRecord, SpanStatus, Value};
+pub use red::names;
 pub(crate) use red::Red;
 
 /// A service's telemetry: its metric registry and RED families, and where spans go.

@@ -60,7 +60,12 @@ impl Red {
             rpc_duration: histogram(
                 RPC_SERVER_DURATION,
                 "Duration of gRPC calls served, until the response ended.",
-                &["rpc_system", RPC_SERVICE, "rpc_method", RPC_GRPC_STATUS_CODE],
+                &[
+                    "rpc_system",
+                    RPC_SERVICE,
+                    "rpc_method",
+                    RPC_GRPC_STATUS_CODE,
+                ],
             ),
             rpc_active: gauge(
                 RPC_SERVER_ACTIVE,

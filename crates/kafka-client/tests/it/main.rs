@@ -6,6 +6,6 @@ mod produce_consume;
 mod support;
 mod typed;
 
-pub use support::{eventually, next_within};
 pub(crate) use support::Clients;
+pub use support::{eventually, next_within};
 pub use tern_test_support::broker::RunningBroker;
