@@ -117,14 +117,10 @@ fn parse_trace_id(text: &str) -> Result<TraceId, String> {
 }
 
 /// `HOST:PORT` and nothing else (no scheme, no path), as the HTTP client takes it.
-pub(crate) fn host_port(text: &str) -> Result<String, String> {
-    let valid = text
-        .parse::<http::uri::Authority>()
-        .is_ok_and(|a| a.port_u16().is_some() && !a.host().is_empty() && !text.contains('@'));
-    if !valid {
-        return Err("expected HOST:PORT, e.g. 127.0.0.1:4318".to_owned());
-    }
-    Ok(text.to_owned())
+fn host_port(text: &str) -> Result<String, String> {
+    tern_http_client::check_host_port(text)
+        .map(|()| text.to_owned())
+        .map_err(|_| "expected HOST:PORT, e.g. 127.0.0.1:4318".to_owned())
 }
 
 pub async fn list(args: TracesArgs) -> Result<()> {
