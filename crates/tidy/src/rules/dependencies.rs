@@ -2,7 +2,7 @@
 //! the binary, and every listed dependency is used.
 
 use crate::known::{check, Violation};
-use crate::workspace::{is_ident, workspace, Crate};
+use crate::workspace::{is_ident, workspace, Crate, Workspace};
 
 /// Crates that do no I/O, are not async and have no serde (ARCHITECTURE.md, Invariants),
 /// and where that is said.
@@ -19,10 +19,16 @@ const IO_CRATES: &[&str] = &[
 ];
 
 /// Crates with no dependencies at all, and where that is said.
-const STD_ONLY_CRATES: &[(&str, &str)] = &[(
-    "crates/duration",
-    "tern-duration has no dependencies (ARCHITECTURE.md, tern-duration)",
-)];
+const STD_ONLY_CRATES: &[(&str, &str)] = &[
+    (
+        "crates/duration",
+        "tern-duration has no dependencies (ARCHITECTURE.md, tern-duration)",
+    ),
+    (
+        "crates/backoff",
+        "tern-backoff has no dependencies (ARCHITECTURE.md, tern-backoff)",
+    ),
+];
 
 /// The one crate that may use `anyhow`: the binary.
 const ANYHOW_CRATE: &str = "crates/tern";
@@ -59,17 +65,23 @@ fn dependency_tables(krate: &Crate) -> Vec<(String, &toml::Table)> {
     tables
 }
 
+/// The `[dependencies]` of the member crate in `dir`.
+fn dependency_names<'a>(ws: &'a Workspace, dir: &str) -> impl Iterator<Item = &'a String> {
+    let krate = ws.crates.iter().find(|c| c.dir == dir).expect("a member");
+    krate
+        .manifest
+        .get("dependencies")
+        .and_then(|d| d.as_table())
+        .into_iter()
+        .flat_map(|d| d.keys())
+}
+
 #[test]
 fn pure_crates_have_no_io_dependencies() {
     let ws = workspace();
     let mut found = Vec::new();
     for (dir, invariant) in PURE_CRATES {
-        let krate = ws.crates.iter().find(|c| c.dir == *dir).expect("a member");
-        let deps = krate
-            .manifest
-            .get("dependencies")
-            .and_then(|d| d.as_table());
-        for name in deps.into_iter().flat_map(|d| d.keys()) {
+        for name in dependency_names(ws, dir) {
             let io = IO_CRATES.iter().any(|p| {
                 name == p
                     || name.starts_with(&format!("{p}-"))
@@ -87,12 +99,7 @@ fn pure_crates_have_no_io_dependencies() {
         }
     }
     for (dir, invariant) in STD_ONLY_CRATES {
-        let krate = ws.crates.iter().find(|c| c.dir == *dir).expect("a member");
-        let deps = krate
-            .manifest
-            .get("dependencies")
-            .and_then(|d| d.as_table());
-        for name in deps.into_iter().flat_map(|d| d.keys()) {
+        for name in dependency_names(ws, dir) {
             found.push(Violation::new(
                 format!("{dir}/Cargo.toml"),
                 format!("[dependencies] has `{name}`, but {invariant}: remove it"),
