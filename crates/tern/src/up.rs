@@ -92,13 +92,6 @@ pub fn run(args: UpArgs, located: &Located) -> Result<()> {
     // `--data-dir`/`TERN_DATA_DIR` moves it for every command alike.
     platform.supervisor.data_dir = located.data_dir.clone();
     let data_dir = platform.supervisor.data_dir.clone();
-    if let Some(running) = tern_up::running(&data_dir) {
-        return Err(tern_up::Error::AlreadyRunning {
-            data_dir,
-            pid: running.pid,
-        }
-        .into());
-    }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     if args.detach {
         let mut command = std::process::Command::new(std::env::current_exe()?);

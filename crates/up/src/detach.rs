@@ -36,6 +36,7 @@ pub async fn detach(
     timeout: Duration,
 ) -> Result<Detached, Error> {
     let started = Instant::now();
+    crate::ensure_not_running(data_dir)?;
     let dir = data_dir.join("supervisor");
     let io = |what: String| move |source| Error::Io { what, source };
     std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;

@@ -63,13 +63,7 @@ pub async fn run(
     executable: PathBuf,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
-    let data_dir = platform.supervisor.data_dir.clone();
-    if let Some(running) = running(&data_dir) {
-        return Err(Error::AlreadyRunning {
-            data_dir,
-            pid: running.pid,
-        });
-    }
+    ensure_not_running(&platform.supervisor.data_dir)?;
     let mut lifecycle = Lifecycle::new();
     let served = match start(&mut lifecycle, file, platform, executable).await {
         Ok(supervisor) => {
@@ -87,6 +81,17 @@ pub async fn run(
     stopped?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Fails when a supervisor already serves `data_dir` (checked by [`run`] and [`detach`]).
+fn ensure_not_running(data_dir: &std::path::Path) -> Result<(), Error> {
+    match running(data_dir) {
+        Some(running) => Err(Error::AlreadyRunning {
+            data_dir: data_dir.to_path_buf(),
+            pid: running.pid,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Starts every component in dependency order; the order of the lines is the order.
