@@ -19,8 +19,6 @@ mod import;
 mod postgis;
 mod reader;
 mod sqlite;
-#[cfg(feature = "testing")]
-pub mod testing;
 mod url;
 
 use geo_types::MultiPolygon;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use futures::StreamExt;
 use search_service::{QueryMode, SearchConfig};
-use search_store::testing::TempPostgis;
+use tern_test_support::postgres::TempPostgis;
 use search_store::{GeoJsonSource, ImportOptions, Store, StoreUrl};
 use tern_proto::search::search_client::SearchClient;
 use tonic::transport::Channel;

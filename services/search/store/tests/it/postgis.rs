@@ -1,7 +1,7 @@
 //! The PostGIS store against a throwaway PostgreSQL + PostGIS cluster: import, load, query,
 //! errors.
 
-use search_store::testing::TempPostgis;
+use tern_test_support::postgres::TempPostgis;
 use search_store::{Error, ImportOptions, PostgisStore, Store, StoreUrl};
 use serde_json::json;
 

@@ -1,8 +1,9 @@
-//! Throwaway PostgreSQL + PostGIS clusters for tests (cargo feature `testing`).
+//! Throwaway PostgreSQL + PostGIS clusters for tests (cargo feature `postgres`).
 //!
 //! ```no_run
 //! # async fn t() {
-//! use search_store::{testing::TempPostgis, Store, StoreUrl};
+//! use search_store::{Store, StoreUrl};
+//! use tern_test_support::postgres::TempPostgis;
 //! let Some(pg) = TempPostgis::start_or_skip() else { return };
 //! let store = Store::open(&StoreUrl::Postgres(pg.url())).await.unwrap();
 //! # }
