@@ -1,9 +1,7 @@
-//! Compiles search.proto into tonic + prost code. protox does it in pure Rust (no `protoc`
-//! binary) and ships google/protobuf/empty.proto itself.
+//! Compiles search.proto into tonic + prost code and its descriptor set (with comments) for
+//! tern-rest, through tern-proto-build (protox: pure Rust, no `protoc`).
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    println!("cargo:rerun-if-changed=search.proto");
-    let descriptors = protox::compile(["search.proto"], ["."])?;
-    tonic_prost_build::configure().compile_fds(descriptors)?;
-    Ok(())
+fn main() -> Result<(), tern_proto_build::Error> {
+    println!("cargo:rerun-if-changed=search.http.yaml");
+    tern_proto_build::compile("search", &["search.proto"], &["."])
 }

@@ -1,0 +1,1 @@
+//! REST routes and OpenAPI from a gRPC contract (being written).
