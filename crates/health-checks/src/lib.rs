@@ -19,6 +19,10 @@
 //!   errors, connection errors) critical. Output `gRPC check 127.0.0.1:5000: success`.
 //!   TLS is not supported (critical with an explanation).
 //!
+//! A target with an empty or unspecified host (`:8080`, `http://:8080/health`, `0.0.0.0:80`)
+//! is the local system to Consul (Go's `net.Dial`); [`CheckSpec::with_local_host`] fills in
+//! the host to dial (the registry passes its node's address).
+//!
 //! Every failure is reported in the output as `<what>: <error and its causes>`, e.g.
 //! `TCP connect 127.0.0.1:1: Connection refused (os error 111)` or
 //! `HTTP GET http://127.0.0.1:8080/health: timed out after 10s`.
@@ -30,6 +34,7 @@ use std::time::Duration;
 mod grpc;
 mod http_check;
 mod scheduler;
+mod target;
 mod tcp;
 
 pub use scheduler::{Scheduler, SchedulerHandle, MIN_INTERVAL};

@@ -1,4 +1,5 @@
-//! gRPC checks against a real health server: serving, not serving, unknown, unreachable.
+//! gRPC checks against a real health server: serving, not serving, unknown, unreachable,
+//! and a target without a host.
 
 use std::time::Duration;
 
@@ -51,6 +52,23 @@ async fn serving_is_passing() {
     let outcome = check(&target, false).await;
     assert_eq!(outcome.status, Status::Passing, "{}", outcome.output);
     assert_eq!(outcome.output, format!("gRPC check {target}: success"));
+}
+
+#[tokio::test]
+async fn a_target_without_a_host_is_the_given_local_host() {
+    let address = serve().await;
+    let port = address.rsplit_once(':').expect("host:port").1;
+    let spec = CheckSpec::Grpc {
+        target: format!(":{port}/up"),
+        use_tls: false,
+    }
+    .with_local_host(std::net::Ipv4Addr::LOCALHOST.into());
+    let outcome = within(&address, run_once(&spec, Duration::from_secs(10))).await;
+    assert_eq!(outcome.status, Status::Passing, "{}", outcome.output);
+    assert_eq!(
+        outcome.output,
+        format!("gRPC check 127.0.0.1:{port}/up: success")
+    );
 }
 
 #[tokio::test]
