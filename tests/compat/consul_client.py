@@ -5,16 +5,28 @@ and a service into maintenance and back (py-consul sends `enable=True`), exercis
 KV store (put/get/recurse/keys/cas/delete) and a blocking KV read that must return as soon
 as the key changes. Prints one JSON line and exits 0 when every check passed.
 
-usage: consul_client.py HOST PORT
+Then the original design's server registration, exactly: no address and
+`Check.tcp("", port, "30s")` (a target without a host, which Consul dials as its own
+machine) against a socket this script listens on. The check must pass long before its
+first 30 s interval is over (tern runs a new check at once), the catalog and health
+answers must carry an empty service address beside the node's, and dnspython must
+resolve the service (SRV, with the node's A record as additional, and A) to 127.0.0.1.
+The check and registration defaults py-consul relies on are checked along the way.
+
+usage: consul_client.py HOST PORT DNS_PORT
 The registry's own HTTP port doubles as the TCP and HTTP check target.
 """
 
 import json
+import socket
 import sys
 import threading
 import time
 
 import consul
+import consul.exceptions
+import dns.rdatatype
+import dns.resolver
 
 
 def wait_until(what, condition, timeout=15.0):
@@ -34,7 +46,101 @@ def passing(c, name):
     return len(nodes) == 1
 
 
-def main(host, port):
+def listen():
+    """A loopback listener accepting (and closing) connections in the background."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            conn, _ = server.accept()
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server.getsockname()[1]
+
+
+def original_registration(c, checks, host, dns_port):
+    """The original server's registration, exactly, and its lookups over HTTP and DNS."""
+    port = listen()
+    service_id = f"compat-original-{port}"
+    registered = time.monotonic()
+    c.agent.service.register("compat-original", service_id=service_id, port=port,
+                             check=consul.Check.tcp("", port, "30s"))
+    # Consul itself waits a random part of the interval before a check's first run;
+    # tern runs it at once, so this deadline is well inside the first 30 s.
+    checks["original_passes_before_first_interval"] = (
+        wait_until("original check", lambda: passing(c, "compat-original"), timeout=10)
+        and time.monotonic() - registered < 30)
+    check = c.agent.checks().get(f"service:{service_id}", {})
+    checks["original_check_shape"] = (
+        check.get("Name") == "Service 'compat-original' check"
+        and check.get("Type") == "tcp"
+        and check.get("Interval") == "30s"
+        and check.get("Timeout") == ""
+        and check.get("Definition", {}).get("TCP") == f":{port}"
+        and check.get("Output") == f"TCP connect 127.0.0.1:{port}: Success")
+    _, catalog = c.catalog.service("compat-original")
+    entry = catalog[0] if catalog else {}
+    checks["original_catalog_addresses"] = (entry.get("ServiceAddress") == ""
+                                            and entry.get("Address") == "127.0.0.1"
+                                            and entry.get("ServicePort") == port)
+    _, nodes = c.health.service("compat-original", passing=True)
+    node = nodes[0] if nodes else {}
+    checks["original_health_addresses"] = (node.get("Service", {}).get("Address") == ""
+                                           and node.get("Node", {}).get("Address") == "127.0.0.1")
+    checks["original_agent_address"] = c.agent.services().get(service_id, {}).get("Address") == ""
+
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [host]
+    resolver.port = dns_port
+    resolver.lifetime = 10
+    srv = resolver.resolve("compat-original.service.consul", "SRV")
+    checks["original_dns_srv"] = [(rr.port, rr.target.to_text()) for rr in srv] == [
+        (port, "tern.node.dc1.consul.")]
+    checks["original_dns_srv_additional_a"] = [
+        (rrset.name.to_text(), rr.address)
+        for rrset in srv.response.additional if rrset.rdtype == dns.rdatatype.A
+        for rr in rrset] == [("tern.node.dc1.consul.", "127.0.0.1")]
+    a = resolver.resolve("compat-original.service.consul", "A")
+    checks["original_dns_a"] = [rr.address for rr in a] == ["127.0.0.1"]
+    c.agent.service.deregister(service_id)
+
+
+def empty_host_targets(c, checks, port):
+    """TCP and HTTP targets without a host, and other defaults py-consul leaves to Consul."""
+    tcp_port = listen()
+    c.agent.service.register("compat-empty", service_id="compat-empty-tcp", port=tcp_port,
+                             check=consul.Check.tcp("", tcp_port, "1s", deregister="90s"))
+    checks["empty_host_tcp_passes"] = wait_until(
+        "tcp check of :PORT", lambda: passing(c, "compat-empty"))
+    definition = c.agent.checks().get("service:compat-empty-tcp", {}).get("Definition", {})
+    checks["deregister_after_kept"] = definition.get("DeregisterCriticalServiceAfter") == "1m30s"
+    c.agent.service.deregister("compat-empty-tcp")
+
+    # Timeout omitted: Consul's 10 s default; two checks are numbered service:ID:1, :2.
+    c.agent.service.register(
+        "compat-empty", service_id="compat-empty-http", port=port,
+        check=consul.Check.http(f"http://:{port}/v1/status/leader", "1s"),
+        extra_checks=[consul.Check.tcp("", port, "1s")])
+    checks["empty_host_http_passes"] = wait_until(
+        "http check of http://:PORT", lambda: passing(c, "compat-empty"))
+    agent_checks = c.agent.checks()
+    checks["checks_list_numbered"] = (
+        agent_checks.get("service:compat-empty-http:1", {}).get("Type") == "http"
+        and agent_checks.get("service:compat-empty-http:2", {}).get("Type") == "tcp"
+        and agent_checks["service:compat-empty-http:1"]["Name"] == "Service 'compat-empty' check")
+    c.agent.service.deregister("compat-empty-http")
+
+    try:
+        c.agent.service.register("compat-script", check=consul.Check.script(["true"], "1s"))
+        checks["script_check_refused"] = False
+    except consul.exceptions.BadRequest as error:
+        checks["script_check_refused"] = "Args checks are not supported" in str(error)
+    # A never-registered ID: 404 from the agent, which py-consul reports as False.
+    checks["deregister_unknown_is_false"] = c.agent.service.deregister("compat-never") is False
+
+
+def main(host, port, dns_port):
     c = consul.Consul(host=host, port=port)
     checks = {}
 
@@ -105,6 +211,9 @@ def main(host, port):
     _, gone = c.kv.get("compat/", recurse=True)
     checks["kv_delete_recurse"] = gone is None
 
+    original_registration(c, checks, host, dns_port)
+    empty_host_targets(c, checks, port)
+
     c.kv.put("compat/watch", "before")
     index, _ = c.kv.get("compat/watch")
     result = {}
@@ -135,7 +244,7 @@ def main(host, port):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) != 4:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    sys.exit(main(sys.argv[1], int(sys.argv[2])))
+    sys.exit(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))

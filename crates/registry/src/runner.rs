@@ -1,8 +1,11 @@
 //! Runs the registered TCP, HTTP and gRPC checks and records their results: keeps the
 //! check scheduler in step with the check definitions and feeds every outcome back.
+//! Targets without a host are dialled at the node's address, as Consul's agent dials
+//! them on its own machine; the definitions keep the target as registered.
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::IpAddr;
 
 use tern_health_checks::{CheckSpec as Probe, Outcome, Scheduler, Status};
 use tokio::sync::mpsc;
@@ -47,15 +50,27 @@ fn reconcile(
         }
         keep
     });
+    let node = node_ip(registry);
     for (id, check) in wanted {
         if running.get(&id) == Some(&check) {
             continue;
         }
         if let Some(probe) = probe(&check.kind) {
+            let probe = probe.with_local_host(node);
             scheduler.upsert(id.clone(), probe, check.interval, check.timeout);
             running.insert(id, check);
         }
     }
+}
+
+/// Where a target without a host (`:PORT`, py-consul's `Check.tcp("", port, ..)`) is
+/// dialled: the node's address, which Consul's agent reaches as the local system too.
+fn node_ip(registry: &RegistryHandle) -> IpAddr {
+    registry
+        .local_node()
+        .address
+        .parse()
+        .unwrap_or(registry.config().advertise_address)
 }
 
 async fn record(registry: &RegistryHandle, id: &str, outcome: Outcome) {

@@ -1,6 +1,7 @@
 //! Stock third-party clients against the whole registry on real sockets: py-consul and
-//! the npm `consul` package over HTTP (checks run by the registry itself), dnspython over
-//! DNS. The scripts live in `tests/compat/`; `scripts/test` installs their interpreters.
+//! the npm `consul` package over HTTP (checks run by the registry itself; py-consul also
+//! registers exactly as the original design's server does, `Check.tcp("", port, "30s")`,
+//! and resolves it with dnspython), dnspython over DNS. The scripts live in `tests/compat/`; `scripts/test` installs their interpreters.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -11,11 +12,17 @@ use tern_test_support::registry::RunningRegistry;
 
 use crate::Api;
 
-/// Runs a client script with `HOST PORT`; returns its JSON output after asserting exit 0.
-async fn run_json(mut command: tokio::process::Command, address: SocketAddr) -> serde_json::Value {
+/// Runs a client script with `HOST PORT` and then `more` ports; returns its JSON output
+/// after asserting exit 0.
+async fn run_json(
+    mut command: tokio::process::Command,
+    address: SocketAddr,
+    more: &[u16],
+) -> serde_json::Value {
     command
         .arg(address.ip().to_string())
-        .arg(address.port().to_string());
+        .arg(address.port().to_string())
+        .args(more.iter().map(u16::to_string));
     let output = run_client(command, Duration::from_secs(90)).await;
     serde_json::from_slice(&output.stdout).expect("the client prints JSON")
 }
@@ -28,7 +35,9 @@ async fn py_consul_registers_checks_and_uses_kv() {
     let registry = RunningRegistry::start().await;
     let mut command = tokio::process::Command::new(python);
     command.arg(compat_script("consul_client.py"));
-    let report = run_json(command, registry.http).await;
+    // After HOST PORT: the DNS port, for the original server's registration resolved by
+    // dnspython (the service without an address answers with the node's, 127.0.0.1).
+    let report = run_json(command, registry.http, &[registry.dns().port()]).await;
     assert_eq!(report["ok"], true, "{report}");
     registry.stop().await;
 }
@@ -43,7 +52,7 @@ async fn npm_consul_registers_and_uses_kv() {
     command
         .env("NODE_PATH", node_modules)
         .arg(compat_script("consul_node.js"));
-    let report = run_json(command, registry.http).await;
+    let report = run_json(command, registry.http, &[]).await;
     assert_eq!(report["ok"], true, "{report}");
     registry.stop().await;
 }
@@ -79,7 +88,7 @@ async fn dnspython_resolves_registered_services() {
     }
     let mut command = tokio::process::Command::new(python);
     command.arg(compat_script("dns_client.py"));
-    let answers = run_json(command, registry.dns()).await;
+    let answers = run_json(command, registry.dns(), &[]).await;
     let expected = json!({
         "a": ["127.0.0.1", "192.0.2.10"],
         "a_authoritative": true,

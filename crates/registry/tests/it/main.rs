@@ -5,6 +5,7 @@ mod acl;
 mod agent;
 mod blocking;
 mod catalog;
+mod checks;
 mod compat;
 mod errors;
 mod kv;
