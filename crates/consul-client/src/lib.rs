@@ -263,10 +263,18 @@ impl Consul {
         Ok(())
     }
 
+    /// `PUT /v1/agent/service/deregister/ID`. An instance the agent does not have is
+    /// already gone: current Consul agents and tern's registry answer 404 `Unknown service
+    /// ID` for it, which is `Ok` here, so removing a replica that never registered is quiet.
     pub async fn deregister(&self, id: &str, timeout: Duration) -> Result<(), Error> {
         let path = format!("/v1/agent/service/deregister/{}", encode_path(id));
-        self.send(Method::PUT, &path, None, Some(timeout)).await?;
-        Ok(())
+        let (status, _, body) = self
+            .exchange(Method::PUT, &path, None, Some(timeout))
+            .await?;
+        match status {
+            StatusCode::OK | StatusCode::NOT_FOUND => Ok(()),
+            status => Err(self.unexpected(&path, status, &body)),
+        }
     }
 
     /// `GET /v1/agent/service/ID`: whether the registry still has the instance (false on

@@ -15,8 +15,11 @@ pub enum Error {
         "invalid duration {value:?} in check {field}: expected e.g. \"10s\", \"500ms\", \"1m30s\""
     )]
     InvalidDuration { field: &'static str, value: String },
-    /// No service instance with this ID on the agent (HTTP 404).
-    #[error("Unknown service ID {0:?}")]
+    /// No service instance with this ID on the agent (HTTP 404; Consul's wording, so a
+    /// client that treats it as "already deregistered" recognises it).
+    #[error(
+        "Unknown service ID {0:?}. Ensure that the service ID is passed, not the service name."
+    )]
     UnknownService(String),
     /// No check with this ID on the agent (HTTP 404).
     #[error("Unknown check ID {0:?}")]

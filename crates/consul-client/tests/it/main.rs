@@ -81,6 +81,15 @@ async fn services_and_their_health() {
         .await
         .expect("deregister");
     assert!(!consul.is_registered("echo-2").await.expect("lookup"));
+    // The registry answers 404 for an instance it does not have: already gone, not an error.
+    consul
+        .deregister("echo-2", Duration::from_secs(1))
+        .await
+        .expect("deregistering twice");
+    consul
+        .deregister("never-registered", Duration::from_secs(1))
+        .await
+        .expect("deregistering an unknown ID");
     assert!(consul
         .instances("nothing", None)
         .await

@@ -76,6 +76,10 @@ async fn bad_requests_are_400_with_a_reason() {
         "Args checks are not supported",
     )
     .await;
+    // py-consul's deprecated `script=` and `Check.docker` send `script`.
+    let old_script = json!({"Name": "a", "Check": {"script": "true", "interval": "1s"}});
+    let text = "Script checks are not supported";
+    expect_error(&api, Method::PUT, reg, &old_script.to_string(), 400, text).await;
     let no_kind = json!({"Name": "a", "Check": {"Name": "c"}}).to_string();
     expect_error(
         &api,
@@ -169,11 +173,79 @@ async fn bad_requests_are_400_with_a_reason() {
 }
 
 #[tokio::test]
+async fn service_addresses_and_meta_are_checked_as_consul_does() {
+    let api = Api::new();
+    let reg = "/v1/agent/service/register";
+    for address in ["0.0.0.0", "::", "[::]"] {
+        let body = json!({"Name": "a", "Address": address}).to_string();
+        expect_error(
+            &api,
+            Method::PUT,
+            reg,
+            &body,
+            400,
+            "Invalid service address",
+        )
+        .await;
+    }
+    let long_key = "k".repeat(129);
+    let long_value = "v".repeat(513);
+    let cases = [
+        (json!({"": "x"}), "Key cannot be blank"),
+        (
+            json!({"team.name": "x"}),
+            "('team.name', 'x'): Key contains invalid characters",
+        ),
+        (
+            json!({long_key: "x"}),
+            "Key is too long (limit: 128 characters)",
+        ),
+        (
+            json!({"consul-x": "x"}),
+            "Key prefix 'consul-' is reserved for internal use",
+        ),
+        (
+            json!({"k": long_value}),
+            "Value is too long (limit: 512 characters)",
+        ),
+    ];
+    for (meta, text) in cases {
+        let body = json!({"Name": "a", "Meta": meta}).to_string();
+        let reply = api.put(reg, body).await;
+        assert_eq!(reply.status.as_u16(), 400, "{meta}: {}", reply.text());
+        assert!(reply
+            .text()
+            .starts_with("Invalid Service Meta: Couldn't load metadata pair"));
+        assert!(reply.text().contains(text), "{meta}: {}", reply.text());
+    }
+    let many: serde_json::Map<String, serde_json::Value> =
+        (0..65).map(|i| (format!("k{i}"), json!("v"))).collect();
+    let body = json!({"Name": "a", "Meta": many}).to_string();
+    let text = "cannot contain more than 64 key/value pairs";
+    expect_error(&api, Method::PUT, reg, &body, 400, text).await;
+    // What Consul accepts, tern does too (64 pairs, 128-byte keys, `_` and `-`).
+    let most: serde_json::Map<String, serde_json::Value> = (0..64)
+        .map(|i| {
+            (
+                format!("key_{i}-{}", "k".repeat(118)),
+                json!("v".repeat(512)),
+            )
+        })
+        .collect();
+    api.register(json!({"Name": "a", "Address": "", "Meta": most}))
+        .await;
+}
+
+#[tokio::test]
 async fn unknown_ids_are_404() {
     let api = Api::new();
     let cases = [
         (
             "/v1/agent/service/deregister/nope",
+            "Unknown service ID \"nope\". Ensure that the service ID is passed, not the service name.",
+        ),
+        (
+            "/v1/agent/service/maintenance/nope?enable=true",
             "Unknown service ID \"nope\"",
         ),
         (
