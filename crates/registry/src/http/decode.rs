@@ -145,6 +145,12 @@ pub(crate) fn service(body: &[u8]) -> Result<(ServiceDef, Vec<CheckDef>), ApiErr
         meta: o.string_map(&["Meta"])?,
         enable_tag_override: o.bool(&["EnableTagOverride"])?,
     };
+    // Consul's checks of the agent endpoint: a wildcard address would be answered in DNS.
+    if is_unspecified(&service.address) {
+        return Err(ApiError::bad_request("Invalid service address"));
+    }
+    validate_meta(&service.meta)
+        .map_err(|e| ApiError::bad_request(format!("Invalid Service Meta: {e}")))?;
     let mut checks = Vec::new();
     if let Some(check) = o.object(&["Check"])? {
         // py-consul and others send an empty object for "no check".
@@ -165,6 +171,52 @@ pub(crate) fn service(body: &[u8]) -> Result<(ServiceDef, Vec<CheckDef>), ApiErr
         Some(_) => return Err(decode_failed("Checks must be a list of objects")),
     }
     Ok((service, checks))
+}
+
+/// `0.0.0.0`, `::` or `[::]` (Consul's `ipaddr.IsAny`).
+fn is_unspecified(address: &str) -> bool {
+    let literal = address.trim_start_matches('[').trim_end_matches(']');
+    literal
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_unspecified())
+}
+
+/// Consul's service `Meta` rules (`structs.ValidateServiceMetadata`), in its wording: at
+/// most 64 pairs, keys of 1-128 letters, digits, `_` or `-` not starting with `consul-`,
+/// values of at most 512 bytes.
+fn validate_meta(meta: &BTreeMap<String, String>) -> Result<(), String> {
+    const MAX_PAIRS: usize = 64;
+    const MAX_KEY: usize = 128;
+    const MAX_VALUE: usize = 512;
+    if meta.len() > MAX_PAIRS {
+        return Err(format!(
+            "Node metadata cannot contain more than {MAX_PAIRS} key/value pairs"
+        ));
+    }
+    for (key, value) in meta {
+        let problem = if key.is_empty() {
+            Some("Key cannot be blank".to_string())
+        } else if !key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            Some("Key contains invalid characters".to_string())
+        } else if key.len() > MAX_KEY {
+            Some(format!("Key is too long (limit: {MAX_KEY} characters)"))
+        } else if key.starts_with("consul-") {
+            Some("Key prefix 'consul-' is reserved for internal use".to_string())
+        } else if value.len() > MAX_VALUE {
+            Some(format!("Value is too long (limit: {MAX_VALUE} characters)"))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(format!(
+                "Couldn't load metadata pair ('{key}', '{value}'): {problem}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A check definition; `standalone` is `PUT /v1/agent/check/register` (may name a
@@ -236,6 +288,8 @@ pub(crate) fn check(o: &Obj<'_>, standalone: bool) -> Result<CheckDef, ApiError>
             "UDP",
             "AliasService",
             "OSService",
+            // Before Consul 1.1 (py-consul's deprecated `script=` still sends it).
+            "Script",
         ];
         if let Some(name) = unsupported.iter().find(|n| o.get(&[n]).is_some()) {
             return Err(ApiError::bad_request(format!(
