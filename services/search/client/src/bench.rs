@@ -96,22 +96,25 @@ pub fn run(args: BenchSearchArgs) -> Result<(), Error> {
         .block_on(search(args))
 }
 
-fn usage(message: impl Into<String>) -> Error {
+pub(crate) fn usage(message: impl Into<String>) -> Error {
     Error::Usage(message.into())
 }
 
-struct Window {
-    start: Instant,
-    end: Instant,
+/// The measured window: a call counts if it started and finished inside it.
+pub(crate) struct Window {
+    pub(crate) start: Instant,
+    pub(crate) end: Instant,
 }
 
-struct WorkerTally {
-    latencies_us: Histogram<u64>,
-    ok: u64,
-    errors: BTreeMap<String, u64>,
+/// One worker's (then all workers') successful calls, their latencies and the failed
+/// calls by kind.
+pub(crate) struct WorkerTally {
+    pub(crate) latencies_us: Histogram<u64>,
+    pub(crate) ok: u64,
+    pub(crate) errors: BTreeMap<String, u64>,
 }
 
-fn histogram() -> Result<Histogram<u64>, Error> {
+pub(crate) fn histogram() -> Result<Histogram<u64>, Error> {
     // 1 µs to 60 s at 3 significant digits.
     Ok(Histogram::new_with_bounds(1, 60_000_000, 3)?)
 }
@@ -256,7 +259,7 @@ async fn search(args: BenchSearchArgs) -> Result<(), Error> {
 }
 
 impl WorkerTally {
-    fn new() -> Result<Self, Error> {
+    pub(crate) fn new() -> Result<Self, Error> {
         Ok(WorkerTally {
             latencies_us: histogram()?,
             ok: 0,
@@ -268,7 +271,14 @@ impl WorkerTally {
         (0..targets).map(|_| Self::new()).collect()
     }
 
-    fn add(&mut self, other: WorkerTally) -> Result<(), Error> {
+    /// A successful call that took `latency` (counted as at least 1 µs).
+    pub(crate) fn record_ok(&mut self, latency: Duration) {
+        self.ok += 1;
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.latencies_us.saturating_record(micros.max(1));
+    }
+
+    pub(crate) fn add(&mut self, other: WorkerTally) -> Result<(), Error> {
         self.latencies_us.add(&other.latencies_us)?;
         self.ok += other.ok;
         for (code, n) in other.errors {
@@ -292,9 +302,9 @@ impl WorkerTally {
 }
 
 /// One open-loop worker's share of the schedule.
-struct Schedule {
-    next_due: Instant,
-    interval: Duration,
+pub(crate) struct Schedule {
+    pub(crate) next_due: Instant,
+    pub(crate) interval: Duration,
 }
 
 impl Schedule {
@@ -302,7 +312,7 @@ impl Schedule {
     /// its due time if it is already overdue (the server held the worker up), otherwise
     /// the moment the timer let it go (the timer's lag is the load generator's, not the
     /// server's).
-    async fn next_call(&mut self) -> Instant {
+    pub(crate) async fn next_call(&mut self) -> Instant {
         let due = self.next_due;
         self.next_due += self.interval;
         if Instant::now() > due {
@@ -352,12 +362,7 @@ async fn worker(
         }
         let tally = &mut tallies[turn];
         match result {
-            Ok(_) => {
-                tally.ok += 1;
-                let micros =
-                    u64::try_from(done.duration_since(sent).as_micros()).unwrap_or(u64::MAX);
-                tally.latencies_us.saturating_record(micros.max(1));
-            }
+            Ok(_) => tally.record_ok(done.duration_since(sent)),
             Err(status) => {
                 *tally
                     .errors

@@ -51,6 +51,18 @@ pub enum Error {
     HistogramMerge(#[from] hdrhistogram::AdditionError),
     #[error("load worker failed")]
     Worker(#[source] tokio::task::JoinError),
+    #[error("cannot read the ids in {}", file.display())]
+    IdsFile {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot connect to {address}")]
+    HttpConnect {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("no successful call to {target} in the measured window")]
     NoSuccess { target: String },
     #[error(transparent)]

@@ -7,6 +7,8 @@
 //!   DNS interface ([`dns`]: SRV for the port, A for the address).
 //! - [`bench`]: a gRPC load generator (closed loop, `--rate` open loop, `--baseline` A/B) over
 //!   query [`points`].
+//! - [`http_bench`]: the same measurement for HTTP/1.1 GETs (`tern bench http`), for REST
+//!   routes such as `GET /v1/users/{id}`, over keep-alive connections.
 //! - [`import`]: streams a GeoJSON FeatureCollection into a feature store with a progress bar.
 //!
 //! Errors are [`Error`] (with [`dns::DnsError`] and [`points::PointsError`] as causes); each
@@ -17,6 +19,7 @@ pub mod bench;
 pub mod client;
 pub mod dns;
 mod error;
+pub mod http_bench;
 pub mod import;
 pub mod points;
 pub mod search;
