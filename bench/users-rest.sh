@@ -41,6 +41,16 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+# shellcheck disable=SC2086 # LOAD is a command line
+if ! $LOAD --help >/dev/null 2>&1; then
+  echo "the load generator \"$LOAD\" does not run: cargo build --release -p tern, or set LOAD" >&2
+  exit 1
+fi
+if [ -n "$rust" ] && [ ! -x "$rust" ]; then
+  echo "no users binary at $rust: cargo build --release -p users" >&2
+  exit 1
+fi
+
 work="$(mktemp -d)"
 pids=()
 cleanup() {
