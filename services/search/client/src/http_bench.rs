@@ -7,7 +7,8 @@
 //! does with one connection per worker); a connection the server closed or that failed is
 //! replaced before the next request, and the failure counts as an error. The URLs all name
 //! one `HOST:PORT`; `{id}` in a URL takes each line of `--ids` in turn, so the load spreads
-//! over many resources. Requests are taken round-robin from one shared counter. A 2xx
+//! over many resources, and `{lat}`/`{lng}` each query point's (the points `bench search`
+//! sends, for REST against gRPC on the same handler). Requests are taken round-robin from one shared counter. A 2xx
 //! answer with its whole body read counts as a success; anything else is an error by kind
 //! (`HTTP 404`, `connect`, `io`, `timeout`).
 
@@ -27,17 +28,23 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::bench::{usage, Schedule, Window, WorkerTally};
+use crate::points::{self, QueryPoint};
 use crate::Error;
 
 #[derive(Debug, Args)]
 pub struct BenchHttpArgs {
     /// URLs to GET, `http://HOST:PORT/PATH?QUERY`, all on the same HOST:PORT. `{id}` in a
-    /// URL is replaced by each line of --ids in turn.
+    /// URL is replaced by each line of --ids in turn, `{lat}` and `{lng}` by each query
+    /// point's (e.g. `'http://HOST:PORT/v1/search?lat={lat}&lng={lng}'`).
     #[arg(required = true)]
     urls: Vec<String>,
     /// A file of ids, one a line (blank lines skipped), put in place of `{id}` in the URLs.
     #[arg(long)]
     ids: Option<PathBuf>,
+    /// Query points (CSV with lat,lng columns or GeoJSON points) put in place of `{lat}` and
+    /// `{lng}` in the URLs, as `bench search` sends them (default: bundled cities).
+    #[arg(long)]
+    points: Option<PathBuf>,
     /// Workers, each keeping one request in flight over its own keep-alive connection.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -86,26 +93,55 @@ struct Targets {
     paths: Vec<Uri>,
 }
 
+/// Whether a URL takes ids, query points, or neither.
+fn takes_ids(url: &str) -> bool {
+    url.contains("{id}")
+}
+
+fn takes_points(url: &str) -> bool {
+    url.contains("{lat}") || url.contains("{lng}")
+}
+
 impl Targets {
-    /// The URLs with `{id}` replaced by each id; every URL must be `http://` and name the
-    /// same `HOST:PORT` (port 80 when none is given).
-    fn new(urls: &[String], ids: Option<&[String]>) -> Result<Targets, Error> {
-        let templated = urls.iter().any(|url| url.contains("{id}"));
+    /// The URLs with `{id}` replaced by each id, and `{lat}`/`{lng}` by each point's; every
+    /// URL must be `http://` and name the same `HOST:PORT` (port 80 when none is given).
+    fn new(
+        urls: &[String],
+        ids: Option<&[String]>,
+        points: Option<&[QueryPoint]>,
+    ) -> Result<Targets, Error> {
         let ids = match ids {
-            Some(_) if !templated => {
+            Some(_) if !urls.iter().any(|url| takes_ids(url)) => {
                 return Err(usage("--ids is given but no URL has an {id} to replace"))
             }
             Some([]) => return Err(usage("the --ids file has no id")),
-            None if templated => return Err(usage("a URL has {id}: give --ids FILE")),
             ids => ids.unwrap_or_default(),
         };
+        if points.is_some() && !urls.iter().any(|url| takes_points(url)) {
+            return Err(usage(
+                "--points is given but no URL has a {lat} or {lng} to replace",
+            ));
+        }
+        let points = points.unwrap_or_default();
         let mut authority: Option<String> = None;
         let mut paths = Vec::new();
         for url in urls {
-            let expanded: Vec<String> = if url.contains("{id}") {
-                ids.iter().map(|id| url.replace("{id}", id)).collect()
-            } else {
-                vec![url.clone()]
+            let expanded: Vec<String> = match (takes_ids(url), takes_points(url)) {
+                (true, true) => {
+                    return Err(usage(format!("{url}: a URL takes ids or points, not both")))
+                }
+                (true, false) if ids.is_empty() => {
+                    return Err(usage(format!("{url} has {{id}}: give --ids FILE")))
+                }
+                (true, false) => ids.iter().map(|id| url.replace("{id}", id)).collect(),
+                (false, true) => points
+                    .iter()
+                    .map(|point| {
+                        url.replace("{lat}", &point.lat.to_string())
+                            .replace("{lng}", &point.lng.to_string())
+                    })
+                    .collect(),
+                (false, false) => vec![url.clone()],
             };
             for url in expanded {
                 let (this, path) = split_url(&url)?;
@@ -182,7 +218,12 @@ async fn load(args: &BenchHttpArgs) -> Result<(Arc<Targets>, WorkerTally), Error
         }
     }
     let ids = args.ids.as_deref().map(read_ids).transpose()?;
-    let targets = Arc::new(Targets::new(&args.urls, ids.as_deref())?);
+    let points = if args.points.is_some() || args.urls.iter().any(|url| takes_points(url)) {
+        Some(points::load(args.points.as_deref())?)
+    } else {
+        None
+    };
+    let targets = Arc::new(Targets::new(&args.urls, ids.as_deref(), points.as_deref())?);
     // Fail at once, with the reason, when the server is not there at all.
     connect(&targets.authority)
         .await

@@ -17,11 +17,40 @@ fn ids_fill_the_url_template_in_turn_and_the_port_defaults_to_80() {
             "http://localhost:80/healthz",
         ]),
         Some(&strings(&["a", "b"])),
+        None,
     )
     .expect("valid");
     assert_eq!(targets.authority, "localhost:80");
     let paths: Vec<String> = targets.paths.iter().map(Uri::to_string).collect();
     assert_eq!(paths, ["/v1/users/a", "/v1/users/b", "/healthz"]);
+}
+
+#[test]
+fn points_fill_lat_and_lng_as_bench_search_sends_them() {
+    let points = [
+        QueryPoint {
+            lat: 48.8566,
+            lng: 2.3522,
+        },
+        QueryPoint {
+            lat: -33.9,
+            lng: 151.2,
+        },
+    ];
+    let targets = Targets::new(
+        &strings(&["http://127.0.0.1:9/v1/search?lat={lat}&lng={lng}&query=x"]),
+        None,
+        Some(&points),
+    )
+    .expect("valid");
+    let paths: Vec<String> = targets.paths.iter().map(Uri::to_string).collect();
+    assert_eq!(
+        paths,
+        [
+            "/v1/search?lat=48.8566&lng=2.3522&query=x",
+            "/v1/search?lat=-33.9&lng=151.2&query=x"
+        ]
+    );
 }
 
 #[test]
@@ -40,7 +69,7 @@ fn a_query_is_kept_and_a_bare_host_asks_for_the_root() {
 fn bad_urls_and_ids_are_refused_with_the_reason() {
     let message = |urls: &[&str], ids: Option<&[&str]>| {
         let ids = ids.map(strings);
-        Targets::new(&strings(urls), ids.as_deref())
+        Targets::new(&strings(urls), ids.as_deref(), None)
             .expect_err("refused")
             .to_string()
     };
@@ -48,6 +77,18 @@ fn bad_urls_and_ids_are_refused_with_the_reason() {
     assert!(message(&["/v1/users"], None).contains("invalid URL"));
     assert!(message(&["http://a:1/x", "http://b:1/x"], None).contains("same HOST:PORT"));
     assert!(message(&["http://a:1/{id}"], None).contains("give --ids"));
+    let point = [QueryPoint { lat: 1.0, lng: 2.0 }];
+    let both = Targets::new(
+        &strings(&["http://a:1/{id}?lat={lat}"]),
+        Some(&strings(&["1"])),
+        Some(&point),
+    );
+    assert!(both.expect_err("refused").to_string().contains("not both"));
+    let unused = Targets::new(&strings(&["http://a:1/x"]), None, Some(&point));
+    assert!(unused
+        .expect_err("refused")
+        .to_string()
+        .contains("no URL has a {lat}"));
     assert!(message(&["http://a:1/x"], Some(&["1"])).contains("no URL has an {id}"));
     assert!(message(&["http://a:1/{id}"], Some(&[])).contains("no id"));
 }
@@ -56,6 +97,7 @@ fn args(urls: Vec<String>, ids: Option<PathBuf>) -> BenchHttpArgs {
     BenchHttpArgs {
         urls,
         ids,
+        points: None,
         concurrency: 4,
         rate: None,
         duration: 0.3,
