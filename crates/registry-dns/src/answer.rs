@@ -12,10 +12,9 @@ use rand::Rng;
 use crate::zone::{Lookup, Zone};
 use crate::{Instance, ServiceCatalog};
 
-/// SRV priority and weight, as Consul serves them (`1 1 PORT TARGET`): every instance is
-/// equal, and the per-query shuffle spreads the load.
+/// SRV priority, as Consul serves it (`1 WEIGHT PORT TARGET`): every instance is equal in
+/// priority, its weight is the instance's, and the per-query shuffle spreads the load.
 const SRV_PRIORITY: u16 = 1;
-const SRV_WEIGHT: u16 = 1;
 
 /// The largest UDP payload advertised back in EDNS0 (Consul's cap: 64 KiB less IP and UDP
 /// headers).
@@ -181,7 +180,7 @@ fn srv_records(response: &mut Message, query: &Query, instances: &[Instance], zo
         if !seen.insert((target.clone(), instance.port)) {
             continue;
         }
-        let srv = SRV::new(SRV_PRIORITY, SRV_WEIGHT, instance.port, target.clone());
+        let srv = SRV::new(SRV_PRIORITY, instance.weight, instance.port, target.clone());
         response.answers.push(Record::from_rdata(
             query.name().clone(),
             zone.ttl(),
@@ -217,6 +216,7 @@ mod tests {
                 node_address: IpAddr::V4(Ipv4Addr::new(10, 0, 0, n)),
                 address,
                 port,
+                weight: u16::from(n) * 5,
             };
             vec![
                 node(1, None, 80),
@@ -250,6 +250,21 @@ mod tests {
         let srv = ask("web.service.consul.", RecordType::SRV);
         assert_eq!(srv.answers.len(), 3, "n1:80, n1:81, addr:80: {srv:?}");
         assert_eq!(srv.additionals.len(), 2, "n1 and the addr target: {srv:?}");
+    }
+
+    #[test]
+    fn srv_weights_are_the_instances() {
+        let srv = ask("web.service.consul.", RecordType::SRV);
+        let mut weights: Vec<(u16, u16)> = srv
+            .answers
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::SRV(srv) => Some((srv.port, srv.weight)),
+                _ => None,
+            })
+            .collect();
+        weights.sort_unstable();
+        assert_eq!(weights, [(80, 5), (80, 10), (81, 5)]);
     }
 
     #[test]

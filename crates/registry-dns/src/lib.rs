@@ -71,6 +71,9 @@ pub struct Instance {
     pub address: Option<IpAddr>,
     /// The service port.
     pub port: u16,
+    /// The SRV weight: as Consul, the service's `Weights.Passing`, or `Weights.Warning`
+    /// while a check warns (1 and 1 when the service registered none).
+    pub weight: u16,
 }
 
 /// DNS interface settings, with Consul's defaults.

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use tern_registry_dns::{Instance as DnsInstance, ServiceCatalog};
 
-use crate::{HealthFilter, RegistryHandle};
+use crate::{CheckStatus, HealthFilter, RegistryHandle};
 
 /// Answers DNS lookups from the live registry state.
 pub(crate) struct DnsCatalog {
@@ -26,11 +26,17 @@ impl ServiceCatalog for DnsCatalog {
                     "" => None,
                     own => Some(own.parse::<IpAddr>().ok()?),
                 };
+                // Consul's SRV weight: the passing weight, or the warning one while warning.
+                let weight = match i.status {
+                    CheckStatus::Warning => i.weights.warning,
+                    CheckStatus::Passing | CheckStatus::Critical => i.weights.passing,
+                };
                 Some(DnsInstance {
                     node: i.node,
                     node_address,
                     address,
                     port: i.port,
+                    weight,
                 })
             })
             .collect()

@@ -8,7 +8,7 @@
 //! watcher never acts on a change a crash could still take back. Start-up replays the
 //! journal through the same pure `State::apply`.
 
-use crate::state::{CheckKind, CheckStatus, Command, Outcome, Service, State};
+use crate::state::{CheckKind, CheckStatus, Command, Outcome, Service, State, Weights};
 use crate::{Error, RegistryConfig};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -58,6 +58,8 @@ pub struct Instance {
     pub meta: BTreeMap<String, String>,
     /// Worst status of the instance's checks and the node's checks.
     pub status: CheckStatus,
+    /// The registered `Weights` (Consul's 1 and 1 when none were given).
+    pub weights: Weights,
 }
 
 /// Which instances to return.
@@ -392,5 +394,6 @@ pub(crate) fn instance(state: &State, svc: &Service) -> Instance {
         tags: svc.def.tags.clone(),
         meta: svc.def.meta.clone(),
         status: state.instance_status(&svc.def.id),
+        weights: svc.def.weights,
     }
 }

@@ -67,6 +67,7 @@ fn instance(
             node_address: ip(node_address),
             address: address.map(ip),
             port,
+            weight: 1,
         },
     }
 }
@@ -126,6 +127,7 @@ pub fn catalog() -> Arc<FakeCatalog> {
                 node_address: address,
                 address: None,
                 port: 8000 + u16::from(i),
+                weight: 1,
             },
         });
     }

@@ -4,7 +4,7 @@
 //! (lowercase, no underscores). User maps (`Meta`, `Header`) keep their keys as sent.
 
 use super::ApiError;
-use crate::state::{CheckDef, CheckKind, CheckStatus, ServiceDef};
+use crate::state::{CheckDef, CheckKind, CheckStatus, ServiceDef, Weights};
 use crate::Error;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -144,6 +144,7 @@ pub(crate) fn service(body: &[u8]) -> Result<(ServiceDef, Vec<CheckDef>), ApiErr
             .map_err(|_| decode_failed(format!("Port {port} is not a TCP port")))?,
         meta: o.string_map(&["Meta"])?,
         enable_tag_override: o.bool(&["EnableTagOverride"])?,
+        weights: weights(&o)?,
     };
     // Consul's checks of the agent endpoint: a wildcard address would be answered in DNS.
     if is_unspecified(&service.address) {
@@ -171,6 +172,32 @@ pub(crate) fn service(body: &[u8]) -> Result<(ServiceDef, Vec<CheckDef>), ApiErr
         Some(_) => return Err(decode_failed("Checks must be a list of objects")),
     }
     Ok((service, checks))
+}
+
+/// `Weights`: Consul's default (1, 1) when absent; a field left out of a given object is
+/// 0, as Go decodes it, and then checked as Consul's `ValidateWeights` does.
+fn weights(o: &Obj<'_>) -> Result<Weights, ApiError> {
+    let Some(w) = o.object(&["Weights"])? else {
+        return Ok(Weights::default());
+    };
+    let invalid = |m: &str| ApiError::bad_request(format!("Invalid Weights: {m}"));
+    let weight = |name: &str| match w.get(&[name]) {
+        None => Ok(0),
+        Some(v) => v
+            .as_i64()
+            .ok_or_else(|| decode_failed(format!("Weights.{name} must be an integer"))),
+    };
+    let (passing, warning) = (weight("Passing")?, weight("Warning")?);
+    if passing < 1 {
+        return Err(invalid("Passing must be greater than 0"));
+    }
+    if warning < 0 {
+        return Err(invalid("Warning must be greater or equal than 0"));
+    }
+    match (u16::try_from(passing), u16::try_from(warning)) {
+        (Ok(passing), Ok(warning)) => Ok(Weights { passing, warning }),
+        _ => Err(invalid("DNS Weight must be between 0 and 65535")),
+    }
 }
 
 /// `0.0.0.0`, `::` or `[::]` (Consul's `ipaddr.IsAny`).

@@ -16,11 +16,13 @@ pub(crate) struct Weights {
     warning: u32,
 }
 
-/// Consul's default weights (we do not take `Weights` on registration).
-const WEIGHTS: Weights = Weights {
-    passing: 1,
-    warning: 1,
-};
+/// The instance's registered weights (Consul's 1 and 1 when none were given).
+fn weights(s: &Service) -> Weights {
+    Weights {
+        passing: u32::from(s.def.weights.passing),
+        warning: u32::from(s.def.weights.warning),
+    }
+}
 
 /// Consul's node `TaggedAddresses` for a single-address node.
 pub(crate) fn tagged_addresses(node: &Node) -> BTreeMap<&'static str, &str> {
@@ -85,7 +87,7 @@ pub(crate) fn service<'a>(s: &'a Service, with_datacenter: Option<&'a str>) -> S
         address: &s.def.address,
         meta: &s.def.meta,
         port: s.def.port,
-        weights: WEIGHTS,
+        weights: weights(s),
         enable_tag_override: s.def.enable_tag_override,
         datacenter: with_datacenter,
         create_index: s.create_index,
@@ -131,7 +133,7 @@ pub(crate) fn catalog_service<'a>(n: &'a Node, s: &'a Service) -> CatalogService
         service_name: &s.def.name,
         service_tags: &s.def.tags,
         service_address: &s.def.address,
-        service_weights: WEIGHTS,
+        service_weights: weights(s),
         service_meta: &s.def.meta,
         service_port: s.def.port,
         service_enable_tag_override: s.def.enable_tag_override,

@@ -21,7 +21,9 @@ mod tests;
 mod types;
 
 pub use kv::{Kv, KvOp, KvVerb, TxnError, TxnOutcome};
-pub use types::{Check, CheckDef, CheckKind, CheckStatus, KvEntry, Node, Service, ServiceDef};
+pub use types::{
+    Check, CheckDef, CheckKind, CheckStatus, KvEntry, Node, Service, ServiceDef, Weights,
+};
 
 use crate::Error;
 use serde::{Deserialize, Serialize};

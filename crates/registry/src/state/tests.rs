@@ -527,3 +527,12 @@ fn commands_round_trip_through_serde() {
     let back: Vec<Command> = serde_json::from_str(&text).unwrap();
     assert_eq!(back, commands);
 }
+
+#[test]
+fn journaled_services_without_weights_get_consuls_default() {
+    // Records written before `weights` existed decode with Consul's 1 and 1.
+    let old = r#"{"id":"a","name":"a","tags":[],"address":"","port":1,"meta":{},"enable_tag_override":false}"#;
+    let def: ServiceDef = serde_json::from_str(old).expect("an old record decodes");
+    assert_eq!(def.weights, Weights::default());
+    assert_eq!((def.weights.passing, def.weights.warning), (1, 1));
+}

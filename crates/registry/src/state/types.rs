@@ -47,6 +47,26 @@ pub struct ServiceDef {
     pub port: u16,
     pub meta: BTreeMap<String, String>,
     pub enable_tag_override: bool,
+    /// DNS SRV weights; Consul's default when none are registered.
+    #[serde(default)]
+    pub weights: Weights,
+}
+
+/// A service instance's `Weights`: its SRV weight while passing and while warning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Weights {
+    pub passing: u16,
+    pub warning: u16,
+}
+
+impl Default for Weights {
+    /// Consul's `{"Passing": 1, "Warning": 1}`.
+    fn default() -> Self {
+        Weights {
+            passing: 1,
+            warning: 1,
+        }
+    }
 }
 
 /// What a check does. `Maintenance` and `Serf` are the registry's own checks.

@@ -257,6 +257,29 @@ async fn service_and_node_maintenance() {
 }
 
 #[tokio::test]
+async fn weights_are_kept_and_echoed() {
+    let api = Api::new();
+    // A field left out of a given `Weights` is 0, as Go decodes it (py-consul sends what
+    // it is given); without `Weights` at all Consul's 1 and 1 apply.
+    api.register(json!({"Name": "w", "ID": "w1", "Weights": {"Passing": 10}}))
+        .await;
+    api.register(json!({"Name": "w", "ID": "w2"})).await;
+    let agent = api.get("/v1/agent/services").await.ok().json();
+    assert_eq!(agent["w1"]["Weights"], json!({"Passing": 10, "Warning": 0}));
+    assert_eq!(agent["w2"]["Weights"], json!({"Passing": 1, "Warning": 1}));
+    let catalog = api.get("/v1/catalog/service/w").await.ok().json();
+    assert_eq!(
+        catalog[0]["ServiceWeights"],
+        json!({"Passing": 10, "Warning": 0})
+    );
+    let health = api.get("/v1/health/service/w").await.ok().json();
+    assert_eq!(
+        health[1]["Service"]["Weights"],
+        json!({"Passing": 1, "Warning": 1})
+    );
+}
+
+#[tokio::test]
 async fn self_and_members() {
     let api = Api::new();
     let me = api.get("/v1/agent/self").await.ok().json();

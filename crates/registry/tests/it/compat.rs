@@ -64,12 +64,14 @@ async fn dnspython_resolves_registered_services() {
     };
     let registry = RunningRegistry::start().await;
     let api = &Api::over(registry.handle.clone());
-    for (id, address, port) in [
-        ("search-service-50051", "", 50051),
-        ("search-service-50052", "192.0.2.10", 50052),
+    // The second instance's SRV weight is its registered passing weight.
+    for (id, address, port, weight) in [
+        ("search-service-50051", "", 50051, 1),
+        ("search-service-50052", "192.0.2.10", 50052, 3),
     ] {
         api.register(json!({
             "Name": "search-service", "ID": id, "Address": address, "Port": port,
+            "Weights": {"Passing": weight, "Warning": 1},
             "Check": {"TTL": "60s", "Status": "passing"},
         }))
         .await;
@@ -94,7 +96,7 @@ async fn dnspython_resolves_registered_services() {
         "a_authoritative": true,
         "srv": [
             "1 1 50051 tern.node.dc1.consul.",
-            "1 1 50052 c000020a.addr.dc1.consul.",
+            "1 3 50052 c000020a.addr.dc1.consul.",
         ],
         "srv_additional": [
             "c000020a.addr.dc1.consul. 192.0.2.10",

@@ -188,6 +188,26 @@ async fn service_addresses_and_meta_are_checked_as_consul_does() {
         )
         .await;
     }
+    let weights = [
+        (
+            json!({"Passing": 0, "Warning": 1}),
+            "Passing must be greater than 0",
+        ),
+        (json!({"Warning": 1}), "Passing must be greater than 0"),
+        (
+            json!({"Passing": 1, "Warning": -1}),
+            "Warning must be greater or equal than 0",
+        ),
+        (
+            json!({"Passing": 65536}),
+            "DNS Weight must be between 0 and 65535",
+        ),
+    ];
+    for (w, text) in weights {
+        let body = json!({"Name": "a", "Weights": w}).to_string();
+        let text = format!("Invalid Weights: {text}");
+        expect_error(&api, Method::PUT, reg, &body, 400, &text).await;
+    }
     let long_key = "k".repeat(129);
     let long_value = "v".repeat(513);
     let cases = [
