@@ -97,7 +97,20 @@ def uuid7() -> str:
 
 
 def now() -> str:
+    """The stored form of the current time: RFC 3339 UTC with microseconds."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def json_time(stored: str) -> str:
+    """A stored time as the proto3 JSON mapping writes a google.protobuf.Timestamp (and so
+    the Rust service): 0, 3 or 6 fractional digits, whichever keeps every non-zero one."""
+    seconds, _, fraction = stored.removesuffix("Z").partition(".")
+    fraction = fraction.ljust(6, "0")
+    if fraction == "000000":
+        return f"{seconds}Z"
+    if fraction.endswith("000"):
+        return f"{seconds}.{fraction[:3]}Z"
+    return f"{seconds}.{fraction}Z"
 
 
 _local = threading.local()
@@ -121,8 +134,8 @@ def user(row: sqlite3.Row) -> User:
         id=row["id"],
         name=row["name"],
         email=row["email"],
-        create_time=row["create_time"],
-        update_time=row["update_time"],
+        create_time=json_time(row["create_time"]),
+        update_time=json_time(row["update_time"]),
     )
 
 
