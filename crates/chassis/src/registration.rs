@@ -7,6 +7,11 @@
 //!
 //! A process that dies without deregistering stays listed as critical until
 //! `deregister_critical_after`, when the registry reaps it.
+//!
+//! With `registered_by` set (`TERN_REGISTERED_BY=supervisor`: `tern up` registers a
+//! `command` replica itself, on the `PORT` it gave, with the check and metadata of its
+//! `[services.NAME]` table) the service neither registers nor deregisters: one owner per
+//! registration. The registry client is still built, for discovery and live config.
 
 use std::{
     collections::BTreeMap,
@@ -42,6 +47,8 @@ pub(crate) struct RegistrationConfig {
     check_interval: Duration,
     deregister_critical_after: Duration,
     sync_interval: Duration,
+    /// False when someone else (`registered_by`) registers the instance.
+    self_register: bool,
     /// `GET /metrics` is served: say so in the service's `Meta` (`metrics_path`), where
     /// Prometheus' consul / http service discovery relabelling finds it.
     metrics: bool,
@@ -61,6 +68,7 @@ impl RegistrationConfig {
             check_interval: config.check_interval,
             deregister_critical_after: config.deregister_critical_after,
             sync_interval: config.registry_sync_interval,
+            self_register: config.registered_by.is_none(),
             metrics: config.telemetry.metrics,
         }))
     }
@@ -110,12 +118,13 @@ impl RegistrationConfig {
 }
 
 /// A registration in progress or done: the background task that registers, retrying
-/// until it succeeds. Dropping it (the serve future dropped) stops the task and leaves
-/// the entry to the registry's critical reaper.
+/// until it succeeds (none when someone else registers the instance). Dropping it (the
+/// serve future dropped) stops the task and leaves the entry to the registry's critical
+/// reaper.
 pub(crate) struct Registrar {
     consul: Consul,
     id: String,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
     /// Set before the first attempt: from then on the registry may know the instance.
     attempted: Arc<AtomicBool>,
 }
@@ -126,12 +135,17 @@ impl Registrar {
         let consul = config.consul.clone();
         let attempted = Arc::new(AtomicBool::new(false));
         let id = registration.id.clone();
-        let task = tokio::spawn(register(
-            consul.clone(),
-            registration,
-            attempted.clone(),
-            config.sync_interval,
-        ));
+        let task = config.self_register.then(|| {
+            tokio::spawn(register(
+                consul.clone(),
+                registration,
+                attempted.clone(),
+                config.sync_interval,
+            ))
+        });
+        if task.is_none() {
+            info!(%id, "registered by someone else (registered_by); not registering");
+        }
         Registrar {
             consul,
             id,
@@ -143,7 +157,9 @@ impl Registrar {
     /// Stops registering and removes the instance from the registry; gives up (logging)
     /// at `deadline` or after a few seconds: the registry reaps it later anyway.
     pub(crate) async fn deregister(self, deadline: Instant) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
         if !self.attempted.load(Ordering::SeqCst) {
             return;
         }
@@ -159,7 +175,9 @@ impl Registrar {
 
 impl Drop for Registrar {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }
 
@@ -290,6 +308,16 @@ mod tests {
         let r = config(|_| {}).registration("s", "[::]:1".parse().unwrap());
         assert_eq!(grpc_target(&r), "[::1]:1");
         assert_eq!(r.address, "::1");
+    }
+
+    #[tokio::test]
+    async fn registered_by_someone_else_never_registers() {
+        // An unroutable registry: a registration attempt would be recorded as attempted.
+        let other = config(|c| c.registered_by = Some("supervisor".into()));
+        let registrar = Registrar::start(&other, "users", "127.0.0.1:7000".parse().unwrap());
+        assert!(registrar.task.is_none());
+        assert!(!registrar.attempted.load(Ordering::SeqCst));
+        assert!(config(|_| {}).self_register);
     }
 
     #[test]

@@ -36,8 +36,9 @@ pub use error::{Error, Location};
 pub use locate::{locate, Hints, Located};
 pub use schema::json_schema;
 pub use spec::{
-    BrokerSpec, Builtin, FlushSpec, HealthKind, HealthSpec, Platform, Program, RegistrySpec,
-    RestartPolicy, ServiceSpec, StatsdSpec, SupervisorSpec, TelemetrySpec, TracesSpec,
+    BrokerSpec, Builtin, FlushSpec, HealthKind, HealthSpec, Platform, Program, Register,
+    RegistrySpec, RestartPolicy, ServiceSpec, StatsdSpec, SupervisorSpec, TelemetrySpec,
+    TracesSpec,
 };
 
 use error::Sources;

@@ -117,6 +117,18 @@ pub(crate) fn schema() -> Value {
                         "type": "object", "additionalProperties": { "type": "string" },
                         "description": "Extra environment variables."
                     },
+                    "register": { "enum": ["supervisor", "self"], "default": "supervisor", "description": "Who registers a command's replicas: the supervisor (as REGISTER_AS-N on PORT), or the program itself (found by its listening sockets, deregistered when it exits). Commands only." },
+                    "tags": {
+                        "type": "array", "items": { "type": "string", "minLength": 1 },
+                        "description": "Registry tags of each replica. Commands registered by the supervisor only."
+                    },
+                    "meta": {
+                        "type": "object", "maxProperties": 64,
+                        "propertyNames": { "pattern": "^[A-Za-z0-9_-]{1,128}$" },
+                        "additionalProperties": { "type": "string", "maxLength": 512 },
+                        "description": "Registry Meta of each replica. Commands registered by the supervisor only."
+                    },
+                    "metrics_path": { "type": "string", "pattern": "^/", "description": "Path of the replica's Prometheus endpoint, registered as the metrics_path meta key (Prometheus discovery, tern top). Commands registered by the supervisor only." },
                     "health": {
                         "description": "How the registry probes each replica. Default kind: grpc for built-ins, tcp for commands.",
                         "type": "object",

@@ -239,6 +239,19 @@ pub struct ServiceSpec {
     pub replicas: u32,
     /// Extra environment for its processes.
     pub env: BTreeMap<String, String>,
+    /// Who registers a `command`'s replicas (`register`); built-ins register themselves.
+    #[serde(default)]
+    pub register: Register,
+    /// Registry tags of a command's replicas (`tags`), registered by the supervisor.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Registry `Meta` of a command's replicas (`meta`), plus `metrics_path` when given.
+    #[serde(default)]
+    pub meta: BTreeMap<String, String>,
+    /// The path of a command's Prometheus endpoint (`metrics_path`), registered as the
+    /// `metrics_path` meta key, where Prometheus' discovery and `tern top` find it.
+    #[serde(default)]
+    pub metrics_path: Option<String>,
     pub health: HealthSpec,
     /// A new replica must be healthy within this, or the rollout stops.
     pub readiness_timeout: Duration,
@@ -262,7 +275,9 @@ impl ServiceSpec {
     /// means the running processes are outdated and must be replaced (rolling restart).
     ///
     /// Counted: `program`, `workdir`, `env`, `health`, `config_prefix` and `register_as`
-    /// (a process registers itself under that name, so a rename needs new processes).
+    /// (a process registers itself under that name, so a rename needs new processes), and
+    /// `register`, `tags`, `meta`, `metrics_path` (registered when a replica starts), these
+    /// four only when not the default, so older definitions keep their hash.
     /// Not counted, because the supervisor applies them to running processes: `replicas`
     /// (scaling is not a new revision), `restart`, `unhealthy_restart_after`,
     /// `readiness_timeout`, `restart_on_change`, `depends_on`, `drain`, `stop_timeout`.
@@ -307,6 +322,29 @@ impl ServiceSpec {
         h.str(&self.config_prefix);
         h.field("register_as");
         h.str(&self.register_as);
+        if self.register != Register::default() {
+            h.field("register");
+            h.str(self.register.as_str());
+        }
+        if !self.tags.is_empty() {
+            h.field("tags");
+            h.u64(self.tags.len() as u64);
+            for tag in &self.tags {
+                h.str(tag);
+            }
+        }
+        if !self.meta.is_empty() {
+            h.field("meta");
+            h.u64(self.meta.len() as u64);
+            for (key, value) in &self.meta {
+                h.str(key);
+                h.str(value);
+            }
+        }
+        if let Some(path) = &self.metrics_path {
+            h.field("metrics_path");
+            h.str(path);
+        }
         format!("{:016x}", h.0)
     }
 }
@@ -357,6 +395,30 @@ pub enum Program {
     Builtin(Builtin),
     /// Any program: the program (a name looked up in `PATH`, or a path), then its arguments.
     Command(Vec<String>),
+}
+
+/// Who registers a `command` service's replicas in the registry (`register = "..."`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Register {
+    /// `"supervisor"` (default): the supervisor registers each replica as
+    /// `REGISTER_AS-N` on the `PORT` it gives, with the `[health]` check, and tells the
+    /// program so (`TERN_REGISTERED_BY=supervisor`).
+    #[default]
+    Supervisor,
+    /// `"self"`: the program registers itself (any ID, port and check, e.g. through
+    /// py-consul); the supervisor finds that registration by the replica's listening
+    /// sockets, follows its health and deregisters it when the process ends.
+    Itself,
+}
+
+impl Register {
+    /// The value written in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Register::Supervisor => "supervisor",
+            Register::Itself => "self",
+        }
+    }
 }
 
 /// The services built into `tern`.

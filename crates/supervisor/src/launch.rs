@@ -1,14 +1,25 @@
 //! What a replica runs: its process (program, arguments, environment with the service's
-//! KV config keys and the platform's endpoints) and, for programs that do not register
-//! themselves, the registration the supervisor makes for them.
+//! KV config keys, the platform's endpoints and the OpenTelemetry SDK variables) and, for
+//! commands the supervisor registers (`register = "supervisor"`), their registration.
+//!
+//! Every replica gets `OTEL_SERVICE_NAME` (the registry name), `OTEL_RESOURCE_ATTRIBUTES`
+//! with `service.instance.id=REPLICA_ID` (merged into the user's), and, so the SDKs'
+//! instrumentations do not trace the registry's health probes, the health path in
+//! `OTEL_PYTHON_EXCLUDED_URLS` and `OTEL_PYTHON_FASTAPI_EXCLUDED_URLS` (HTTP checks) or
+//! `grpc.health.v1.Health` in `OTEL_PYTHON_GRPC_EXCLUDED_SERVICES` (gRPC checks), added to
+//! any list the user set. The OTLP endpoint comes with the platform's environment.
 
 use std::collections::BTreeMap;
 
 use tern_consul_client::{Check, Probe, ServiceRegistration};
-use tern_platform::{HealthKind, Program, ServiceSpec};
+use tern_platform::{HealthKind, Program, Register, ServiceSpec};
 use tracing::warn;
 
 use crate::{process::Launch, Context};
+
+/// The service `Meta` key naming the metrics path: the chassis' `METRICS_PATH_META`,
+/// what Prometheus' discovery relabelling and `tern top` read.
+const METRICS_PATH_META: &str = "metrics_path";
 
 impl Context {
     /// The KV keys under the service's config prefix as environment variables, as
@@ -47,6 +58,7 @@ impl Context {
             self.data_dir.to_string_lossy().into_owned(),
         );
         env.extend(spec.env.clone());
+        otel_env(&mut env, spec, id);
         match &spec.program {
             Program::Builtin(builtin) => {
                 env.insert("TERN_LISTEN".into(), "127.0.0.1:0".into());
@@ -67,17 +79,29 @@ impl Context {
             Program::Command(argv) => {
                 let port = free_port();
                 env.insert("PORT".into(), port.to_string());
+                env.entry("TERN_SERVICE_NAME".into())
+                    .or_insert_with(|| spec.register_as.clone());
+                if spec.register == Register::Supervisor {
+                    // One owner per registration: the supervisor registers a command on
+                    // the port it gives; a chassis program reading this does not register.
+                    env.insert("TERN_REGISTERED_BY".into(), "supervisor".into());
+                }
                 let address = format!("127.0.0.1:{port}");
                 let probe = match &spec.health.kind {
                     HealthKind::Grpc => Probe::Grpc(address.clone()),
                     HealthKind::Http { path } => Probe::Http(format!("http://{address}{path}")),
                     HealthKind::Tcp => Probe::Tcp(address.clone()),
                 };
+                let mut meta = spec.meta.clone();
+                if let Some(path) = &spec.metrics_path {
+                    meta.insert(METRICS_PATH_META.to_owned(), path.clone());
+                }
+                meta.insert("supervised-by".to_owned(), "tern".to_owned());
                 let registration = ServiceRegistration {
                     id: id.to_owned(),
                     name: spec.register_as.clone(),
-                    tags: Vec::new(),
-                    meta: BTreeMap::from([("supervised-by".to_owned(), "tern".to_owned())]),
+                    tags: spec.tags.clone(),
+                    meta,
                     address: "127.0.0.1".into(),
                     port,
                     check: Some(Check {
@@ -104,8 +128,47 @@ impl Context {
                     workdir: spec.workdir.clone(),
                     env,
                 };
-                (launch, Some(registration))
+                let registration = (spec.register == Register::Supervisor).then_some(registration);
+                (launch, registration)
             }
+        }
+    }
+}
+
+/// The OpenTelemetry SDK variables of replica `id` (see the module docs); what the user
+/// set in `env` is kept, lists are merged.
+fn otel_env(env: &mut BTreeMap<String, String>, spec: &ServiceSpec, id: &str) {
+    env.entry("OTEL_SERVICE_NAME".into())
+        .or_insert_with(|| spec.register_as.clone());
+    let instance = format!("service.instance.id={id}");
+    let attributes = env.entry("OTEL_RESOURCE_ATTRIBUTES".into()).or_default();
+    let has_instance = attributes
+        .split(',')
+        .any(|pair| pair.split('=').next().map(str::trim) == Some("service.instance.id"));
+    if !has_instance {
+        *attributes = match attributes.trim() {
+            "" => instance,
+            user => format!("{instance},{user}"),
+        };
+    }
+    let excluded: &[(&str, &str)] = match &spec.health.kind {
+        HealthKind::Http { path } => &[
+            ("OTEL_PYTHON_EXCLUDED_URLS", path.as_str()),
+            ("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", path.as_str()),
+        ],
+        HealthKind::Grpc => &[(
+            "OTEL_PYTHON_GRPC_EXCLUDED_SERVICES",
+            "grpc.health.v1.Health",
+        )],
+        HealthKind::Tcp => &[],
+    };
+    for (name, item) in excluded {
+        let list = env.entry((*name).to_owned()).or_default();
+        if !list.split(',').any(|entry| entry.trim() == *item) {
+            if !list.trim().is_empty() {
+                list.push(',');
+            }
+            list.push_str(item);
         }
     }
 }
@@ -172,6 +235,52 @@ mod tests {
             create_index: 1,
             modify_index: 1,
         }
+    }
+
+    fn spec(toml: &str) -> ServiceSpec {
+        let platform = tern_platform::parse(toml, "tern.toml", None, None, "/proj".as_ref())
+            .expect("a valid platform");
+        platform.services[0].clone()
+    }
+
+    #[test]
+    fn otel_variables_are_set_and_merged_with_the_users() {
+        let mut env = BTreeMap::new();
+        let http = spec("[services.api]\ncommand = [\"api\"]\nhealth = { kind = \"http\" }\n");
+        otel_env(&mut env, &http, "api-1");
+        assert_eq!(
+            env,
+            BTreeMap::from(
+                [
+                    ("OTEL_SERVICE_NAME", "api"),
+                    ("OTEL_RESOURCE_ATTRIBUTES", "service.instance.id=api-1"),
+                    ("OTEL_PYTHON_EXCLUDED_URLS", "/healthz"),
+                    ("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", "/healthz"),
+                ]
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            )
+        );
+
+        let mut env = BTreeMap::from(
+            [
+                ("OTEL_SERVICE_NAME", "mine"),
+                ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=dev"),
+                ("OTEL_PYTHON_GRPC_EXCLUDED_SERVICES", "Search"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        let grpc = spec("[services.s]\ncommand = [\"s\"]\nhealth = { kind = \"grpc\" }\n");
+        otel_env(&mut env, &grpc, "s-2");
+        otel_env(&mut env, &grpc, "s-2");
+        assert_eq!(env["OTEL_SERVICE_NAME"], "mine");
+        assert_eq!(
+            env["OTEL_RESOURCE_ATTRIBUTES"],
+            "service.instance.id=s-2,deployment.environment=dev"
+        );
+        assert_eq!(
+            env["OTEL_PYTHON_GRPC_EXCLUDED_SERVICES"],
+            "Search,grpc.health.v1.Health"
+        );
     }
 
     #[test]

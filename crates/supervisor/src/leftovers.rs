@@ -46,7 +46,8 @@ pub(crate) async fn record(dir: PathBuf, supervisor: Weak<Inner>) {
             .map(|status| Entry {
                 start_time: status.pid.and_then(process::start_time),
                 pid: status.pid,
-                id: status.id,
+                // A self-registered program's registration is the one to remove.
+                id: status.registered_id.unwrap_or(status.id),
             })
             .collect();
         if written.as_ref() != Some(&entries) {

@@ -15,6 +15,7 @@ mod leftovers;
 mod process;
 mod replica;
 mod revisions;
+mod self_registered;
 mod service;
 mod state;
 

@@ -2,6 +2,10 @@
 //! exit, sends SIGTERM then SIGKILL when the core says stop, and makes the replica's
 //! registry calls one after the other, so a deregistration never overtakes the
 //! registration it undoes. What to do and when is decided in [`crate::state`].
+//!
+//! A replica whose program registers itself (`register = "self"`) has its registration
+//! looked for while its process runs ([`crate::self_registered`]); its deregistrations
+//! remove that one, and its process's exit removes it at once.
 
 use std::time::{Duration, SystemTime};
 
@@ -12,6 +16,7 @@ use tracing::{info, warn};
 
 use crate::{
     process::{self, Launch, Process},
+    self_registered::{self, FoundId},
     service::Input,
     state::{Event, Slot},
 };
@@ -31,13 +36,22 @@ pub(crate) fn backoff(failures: u32) -> Duration {
 /// A registry call for one replica.
 enum RegistryCall {
     Register(Box<ServiceRegistration>),
+    /// Asked by the core: reported back as `Deregistered`.
     Deregister,
+    /// A self-registered program's process ended: its registration goes, unreported.
+    Remove,
+}
+
+/// A replica whose program registers itself under service `name`.
+struct Own {
+    name: String,
+    found: FoundId,
 }
 
 /// What the service's task keeps of one replica.
 pub(crate) struct ReplicaShell {
     slot: Slot,
-    id: String,
+    pub(crate) id: String,
     revision: u64,
     log: ServiceLog,
     /// Known once its config keys are read; the same for every start of this replica.
@@ -45,6 +59,8 @@ pub(crate) struct ReplicaShell {
     /// Tells the running process's task to stop it, with the time until SIGKILL.
     terminate: Option<oneshot::Sender<Duration>>,
     registry: mpsc::UnboundedSender<RegistryCall>,
+    consul: Consul,
+    own: Option<Own>,
 }
 
 impl ReplicaShell {
@@ -55,9 +71,21 @@ impl ReplicaShell {
         consul: Consul,
         log: ServiceLog,
         inputs: mpsc::WeakUnboundedSender<Input>,
+        self_registered_as: Option<String>,
     ) -> ReplicaShell {
+        let own = self_registered_as.map(|name| Own {
+            name,
+            found: FoundId::default(),
+        });
         let (registry, calls) = mpsc::unbounded_channel();
-        tokio::spawn(registry_calls(slot, id.clone(), consul, calls, inputs));
+        tokio::spawn(registry_calls(
+            slot,
+            id.clone(),
+            consul.clone(),
+            own.as_ref().map(|own| own.found.clone()),
+            calls,
+            inputs,
+        ));
         ReplicaShell {
             slot,
             id,
@@ -66,6 +94,22 @@ impl ReplicaShell {
             launch: None,
             terminate: None,
             registry,
+            consul,
+            own,
+        }
+    }
+
+    /// The registration the program made itself, once found (`None` when the
+    /// supervisor registers the replica).
+    pub(crate) fn found(&self) -> Option<&FoundId> {
+        self.own.as_ref().map(|own| &own.found)
+    }
+
+    /// The process ended: a self-registered program's registration goes now, before the
+    /// core's own steps, so it is unroutable at once.
+    pub(crate) fn exited(&self) {
+        if self.own.is_some() {
+            let _ = self.registry.send(RegistryCall::Remove);
         }
     }
 
@@ -97,6 +141,20 @@ impl ReplicaShell {
                 .registry
                 .send(RegistryCall::Register(Box::new(registration.clone())));
         }
+        // Dropped when the process's task ends: the registration search stops with it.
+        let (running, ended) = oneshot::channel();
+        if let Some(own) = &self.own {
+            // A new process registers anew; the previous one's is deregistered by now.
+            *crate::lock(&own.found) = None;
+            tokio::spawn(self_registered::follow(
+                pid,
+                own.name.clone(),
+                self.id.clone(),
+                self.consul.clone(),
+                own.found.clone(),
+                ended,
+            ));
+        }
         let (terminate, terminated) = oneshot::channel();
         self.terminate = Some(terminate);
         tokio::spawn(follow(
@@ -105,6 +163,7 @@ impl ReplicaShell {
             self.id.clone(),
             terminated,
             inputs.clone(),
+            running,
         ));
         Event::Started {
             slot,
@@ -134,6 +193,7 @@ async fn follow(
     id: String,
     terminate: oneshot::Receiver<Duration>,
     inputs: mpsc::UnboundedSender<Input>,
+    running: oneshot::Sender<()>,
 ) {
     let exit = tokio::select! {
         exit = process.wait() => {
@@ -158,6 +218,7 @@ async fn follow(
         Ok(code) => (code.success(), describe(code)),
         Err(text) => (false, text.clone()),
     };
+    drop(running);
     let _ = inputs.send(Input::Event(Event::Exited {
         slot,
         success,
@@ -166,14 +227,20 @@ async fn follow(
 }
 
 /// Makes one replica's registry calls in order; a deregistration is reported done (also
-/// when it failed: the stop goes on without it).
+/// when it failed: the stop goes on without it). With `found` (a self-registered
+/// program) deregistrations remove the registration found, if any, and forget it.
 async fn registry_calls(
     slot: Slot,
     id: String,
     consul: Consul,
+    found: Option<FoundId>,
     mut calls: mpsc::UnboundedReceiver<RegistryCall>,
     inputs: mpsc::WeakUnboundedSender<Input>,
 ) {
+    let target = |found: &Option<FoundId>| match found {
+        Some(found) => crate::lock(found).take(),
+        None => Some(id.clone()),
+    };
     while let Some(call) = calls.recv().await {
         let event = match call {
             RegistryCall::Register(registration) => match consul.register(&registration).await {
@@ -187,15 +254,29 @@ async fn registry_calls(
                 }
             },
             RegistryCall::Deregister => {
-                if let Err(error) = consul.deregister(&id, DEREGISTER_TIMEOUT).await {
-                    warn!(replica = %id, %error, "deregistration failed");
+                if let Some(target) = target(&found) {
+                    deregister(&consul, &id, &target).await;
                 }
                 Event::Deregistered { slot }
+            }
+            RegistryCall::Remove => {
+                if let Some(target) = target(&found) {
+                    deregister(&consul, &id, &target).await;
+                }
+                continue;
             }
         };
         if let Some(inputs) = inputs.upgrade() {
             let _ = inputs.send(Input::Event(event));
         }
+    }
+}
+
+async fn deregister(consul: &Consul, replica: &str, id: &str) {
+    match consul.deregister(id, DEREGISTER_TIMEOUT).await {
+        Ok(()) if id != replica => info!(%replica, %id, "deregistered its own registration"),
+        Ok(()) => {}
+        Err(error) => warn!(%replica, %id, %error, "deregistration failed"),
     }
 }
 

@@ -12,7 +12,7 @@ use std::{
 };
 
 use tern_consul_client::Block;
-use tern_platform::ServiceSpec;
+use tern_platform::{Program, Register, ServiceSpec};
 use tokio::{
     sync::{mpsc, oneshot},
     time::Instant,
@@ -24,6 +24,7 @@ use crate::{
     lock,
     process::Launch,
     replica::ReplicaShell,
+    self_registered::FoundId,
     state::{Action, Event, Failure, OpId, ReplicaStatus, Request, ServiceState, Slot, Target},
     Context, Error,
 };
@@ -55,7 +56,11 @@ pub(crate) struct ServiceRuntime {
     context: Arc<Context>,
     state: Arc<Mutex<ServiceState>>,
     inputs: mpsc::UnboundedSender<Input>,
+    /// Replica ID → the registration its program made itself (`register = "self"`).
+    found: Found,
 }
+
+type Found = Arc<Mutex<HashMap<String, FoundId>>>;
 
 impl ServiceRuntime {
     pub(crate) fn new(context: Arc<Context>, target: Target) -> Result<Arc<Self>, Error> {
@@ -66,7 +71,9 @@ impl ServiceRuntime {
         let name = target.spec.name.clone();
         let state = Arc::new(Mutex::new(ServiceState::new(target)));
         let (inputs, receiver) = mpsc::unbounded_channel();
+        let found = Found::default();
         let shell = Shell {
+            found: found.clone(),
             name: name.clone(),
             context: context.clone(),
             log,
@@ -82,6 +89,7 @@ impl ServiceRuntime {
             context,
             state,
             inputs,
+            found,
         });
         tokio::spawn(watch_health(Arc::downgrade(&service)));
         tokio::spawn(watch_config(Arc::downgrade(&service)));
@@ -103,7 +111,12 @@ impl ServiceRuntime {
     }
 
     pub(crate) fn statuses(&self) -> Vec<ReplicaStatus> {
-        lock(&self.state).statuses()
+        let mut statuses = lock(&self.state).statuses();
+        let found = lock(&self.found);
+        for status in &mut statuses {
+            status.registered_id = found.get(&status.id).and_then(|id| lock(id).clone());
+        }
+        statuses
     }
 
     /// Starts or stops replicas until `replicas` run the current revision, each new one
@@ -161,6 +174,7 @@ struct Shell {
     replicas: HashMap<Slot, ReplicaShell>,
     replies: HashMap<OpId, oneshot::Sender<Result<(), Failure>>>,
     next_op: OpId,
+    found: Found,
 }
 
 impl Shell {
@@ -186,7 +200,15 @@ impl Shell {
 
     fn handle(&mut self, input: Input) {
         let first = match input {
-            Input::Event(event) => event,
+            Input::Event(Event::Health(endpoints)) => Event::Health(self.as_replicas(endpoints)),
+            Input::Event(event) => {
+                if let Event::Exited { slot, .. } = &event {
+                    if let Some(replica) = self.replicas.get(slot) {
+                        replica.exited();
+                    }
+                }
+                event
+            }
             Input::Request { request, reply } => {
                 let op = self.next_op;
                 self.next_op += 1;
@@ -216,6 +238,25 @@ impl Shell {
         }
     }
 
+    /// The registry's instances with each self-registered replica's registration under
+    /// the replica's ID, as the core knows it.
+    fn as_replicas(
+        &self,
+        mut endpoints: Vec<tern_consul_client::Endpoint>,
+    ) -> Vec<tern_consul_client::Endpoint> {
+        let found = lock(&self.found);
+        let by_registration: HashMap<String, &String> = found
+            .iter()
+            .filter_map(|(replica, id)| Some((lock(id).clone()?, replica)))
+            .collect();
+        for endpoint in &mut endpoints {
+            if let Some(replica) = by_registration.get(&endpoint.id) {
+                endpoint.id = (*replica).clone();
+            }
+        }
+        endpoints
+    }
+
     fn carry_out(&mut self, action: Action) -> Option<Event> {
         match action {
             Action::Create {
@@ -225,6 +266,8 @@ impl Shell {
                 spec,
             } => {
                 let inputs = self.inputs.upgrade()?;
+                let self_registered = matches!(spec.program, Program::Command(_))
+                    && spec.register == Register::Itself;
                 let replica = ReplicaShell::new(
                     slot,
                     id.clone(),
@@ -232,7 +275,11 @@ impl Shell {
                     self.context.consul.clone(),
                     self.log.clone(),
                     self.inputs.clone(),
+                    self_registered.then(|| spec.register_as.clone()),
                 );
+                if let Some(found) = replica.found() {
+                    lock(&self.found).insert(id.clone(), found.clone());
+                }
                 self.replicas.insert(slot, replica);
                 let context = self.context.clone();
                 tokio::spawn(async move {
@@ -255,7 +302,9 @@ impl Shell {
                 None
             }
             Action::Forget { slot } => {
-                self.replicas.remove(&slot);
+                if let Some(replica) = self.replicas.remove(&slot) {
+                    lock(&self.found).remove(&replica.id);
+                }
                 None
             }
             Action::MarkRevisionFailed { revision, why } => {

@@ -90,9 +90,14 @@ pub fn ps_table(view: &PsView) -> String {
             if let Some(exit) = replica.last_exit.as_ref().filter(|_| replica.pid.is_none()) {
                 state.push_str(&format!(" ({exit})"));
             }
+            // A program that registered itself shows the ID it chose too.
+            let id = match &replica.registered_id {
+                Some(own) if *own != replica.id => format!("{} ({own})", replica.id),
+                _ => replica.id.clone(),
+            };
             rows.push([
                 service.name.clone(),
-                replica.id.clone(),
+                id,
                 replica.revision.to_string(),
                 replica.pid.map_or("-".into(), |p| p.to_string()),
                 replica.address.clone().unwrap_or_else(|| "-".into()),

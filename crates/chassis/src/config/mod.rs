@@ -26,7 +26,9 @@ pub(crate) use source::{describe, ignored_paths};
 #[non_exhaustive]
 pub struct ChassisConfig {
     /// Where `Service::run` listens for gRPC and HTTP. Default `127.0.0.1:0`: a free
-    /// port, reported by `Handle::local_addr` and the `listening` log line.
+    /// port, reported by `Handle::local_addr` and the `listening` log line. The `PORT`
+    /// environment variable (what `tern up` and most platforms hand a program) sets the
+    /// port over the default and the file, keeping the IP; `TERN_LISTEN` wins over it.
     #[serde(with = "fields::socket_addr")]
     pub listen: SocketAddr,
     /// How long a graceful shutdown may take in total (shutdown hooks plus draining
@@ -54,6 +56,11 @@ pub struct ChassisConfig {
     /// The IP other processes reach the service on. Default: the listener's IP (loopback
     /// `127.0.0.1` when listening on an unspecified address such as `0.0.0.0`).
     pub advertise_address: Option<IpAddr>,
+    /// Who registers this instance when not the service itself (env
+    /// `TERN_REGISTERED_BY`; `tern up` sets `"supervisor"` for a `command` it registers).
+    /// Set: the service does not register or deregister itself, and still uses
+    /// `registry` for discovery and live config. Default unset: it registers itself.
+    pub registered_by: Option<String>,
     /// The registry instance ID. Default `NAME-PORT` (`search-service-50051`); a
     /// supervisor sets `NAME-REPLICA` so a replica keeps its ID across restarts.
     pub instance_id: Option<String>,
@@ -113,6 +120,7 @@ impl Default for ChassisConfig {
             check_interval: Duration::from_secs(1),
             deregister_critical_after: Duration::from_secs(60),
             advertise_address: None,
+            registered_by: None,
             instance_id: None,
             registry_sync_interval: Duration::from_secs(30),
             registry_token: None,
@@ -150,6 +158,14 @@ impl ChassisConfig {
                 "must be greater than 0, e.g. \"30s\"".to_owned(),
             ));
         }
+        if self.registered_by.as_deref().is_some_and(str::is_empty) {
+            return Err((
+                "registered_by",
+                "expected who registers the instance, e.g. \"supervisor\", found an empty \
+                 string"
+                    .to_owned(),
+            ));
+        }
         if let Some(id) = &self.instance_id {
             if !tern_consul_client::is_path_safe(id) {
                 return Err((
@@ -177,6 +193,29 @@ impl ChassisConfig {
         }
         Ok(())
     }
+}
+
+/// The port `PORT` gives, unless `TERN_LISTEN` (any case after the prefix) is set.
+fn listen_port(env: &[(String, String)]) -> Result<Option<u16>, Error> {
+    let listen_set = env.iter().any(|(name, _)| {
+        name.strip_prefix("TERN_")
+            .is_some_and(|rest| rest.eq_ignore_ascii_case("listen"))
+    });
+    let Some((_, value)) = env.iter().find(|(name, _)| name == "PORT") else {
+        return Ok(None);
+    };
+    if listen_set {
+        return Ok(None);
+    }
+    value
+        .trim()
+        .parse::<u16>()
+        .map(Some)
+        .map_err(|_| Error::Config {
+            origin: "environment variable PORT".to_owned(),
+            key: None,
+            detail: format!("invalid port {value:?}: expected a number from 0 to 65535"),
+        })
 }
 
 /// A KV prefix such as `config/search/`: segments of path-safe characters, each followed
@@ -282,7 +321,7 @@ pub struct Config<T> {
 /// top level (the service's struct must not reuse the chassis names `listen`,
 /// `shutdown_timeout`, `worker_threads`, `log`, `registry`, `check_interval`,
 /// `deregister_critical_after`, `advertise_address`, `instance_id`,
-/// `registry_sync_interval`, `registry_token`, `config_prefix`):
+/// `registry_sync_interval`, `registry_token`, `config_prefix`, `registered_by`):
 ///
 /// ```toml
 /// listen = "0.0.0.0:7000"          # IP:PORT; default "127.0.0.1:0" (any free port)
@@ -295,6 +334,7 @@ pub struct Config<T> {
 /// deregister_critical_after = "1m" # registry drops an instance critical this long; default "1m"
 /// advertise_address = "10.0.0.7"   # IP registered for the service; default the listener's IP
 /// instance_id = "search-service-1" # registry instance ID; default "NAME-PORT"
+/// registered_by = "supervisor"     # someone else registers it: no self-registration
 /// registry_sync_interval = "30s"   # re-check (and restore) the registration; default "30s"
 /// registry_token = "…"             # the registry's ACL token (X-Consul-Token); default unset
 /// config_prefix = "config/search/" # registry KV prefix of the live config; default unset
@@ -315,6 +355,9 @@ pub struct Config<T> {
 /// scalars (`10` is a number, `true` a boolean, `"10"` a string). `TERN_*` variables that
 /// no config key matches (`TERN_DATA_DIR`, `TERN_BROKER`, ...) are ignored: they belong to
 /// other tools.
+///
+/// `PORT=N` (no prefix: the convention of `tern up`, Heroku, Cloud Run) sets the port of
+/// `listen`, over the default and the file, keeping their IP; `TERN_LISTEN` wins over it.
 pub fn load_config<T>(file: Option<&Path>) -> Result<Config<T>, Error>
 where
     T: DeserializeOwned + Serialize + Default,
@@ -331,6 +374,8 @@ where
     T: DeserializeOwned + Serialize + Default,
     I: IntoIterator<Item = (String, String)>,
 {
+    let env: Vec<(String, String)> = env.into_iter().collect();
+    let port = listen_port(&env)?;
     let service_defaults = T::default();
     // `T = ()`: a service without keys of its own, nothing to merge or read.
     let has_keys = !matches!(
@@ -351,7 +396,10 @@ where
     }
     figment = figment.merge(EnvVars::new(env));
 
-    let chassis: ChassisConfig = figment.extract().map_err(|e| render_error(e, file))?;
+    let mut chassis: ChassisConfig = figment.extract().map_err(|e| render_error(e, file))?;
+    if let Some(port) = port {
+        chassis.listen.set_port(port);
+    }
     let service: T = if has_keys {
         figment.extract().map_err(|e| render_error(e, file))?
     } else {

@@ -349,3 +349,33 @@ fn unknown_keys_without_service_keys() {
         format!("config file {}: unknown key \"store\"", f.path.display())
     );
 }
+
+#[test]
+fn port_sets_the_listen_port_below_tern_listen() {
+    let config = load(None, &[("PORT", "7100")]).unwrap();
+    assert_eq!(config.chassis.listen.to_string(), "127.0.0.1:7100");
+    let f = file("listen = \"0.0.0.0:7000\"\n");
+    let config = load(Some(&f.path), &[("PORT", "7100")]).unwrap();
+    assert_eq!(config.chassis.listen.to_string(), "0.0.0.0:7100");
+    let config = load(
+        Some(&f.path),
+        &[("PORT", "7100"), ("TERN_listen", "127.0.0.1:7200")],
+    )
+    .unwrap();
+    assert_eq!(config.chassis.listen.to_string(), "127.0.0.1:7200");
+    assert_eq!(
+        load_err(None, &[("PORT", "http")]),
+        "environment variable PORT: invalid port \"http\": expected a number from 0 to 65535"
+    );
+}
+
+#[test]
+fn registered_by_comes_from_the_environment() {
+    let config = load(None, &[("TERN_REGISTERED_BY", "supervisor")]).unwrap();
+    assert_eq!(config.chassis.registered_by.as_deref(), Some("supervisor"));
+    assert_eq!(
+        load_err(None, &[("TERN_REGISTERED_BY", "\"\"")]),
+        "environment variable TERN_REGISTERED_BY: expected who registers the instance, e.g. \
+         \"supervisor\", found an empty string"
+    );
+}

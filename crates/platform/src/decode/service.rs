@@ -14,7 +14,7 @@ use super::{
 use crate::{
     error::Error,
     order,
-    spec::{Builtin, HealthKind, HealthSpec, Program, RestartPolicy, ServiceSpec},
+    spec::{Builtin, HealthKind, HealthSpec, Program, Register, RestartPolicy, ServiceSpec},
     tree::{child, Entry, FileId, Kind, Loc, Node},
     values::{is_service_name, SERVICE_NAME_FORM},
 };
@@ -117,6 +117,50 @@ impl Cx<'_> {
         })?;
         let replicas = self.opt(t, key, "replicas", |n, k| self.count(n, k))?;
         let env_vars = self.opt(t, key, "env", |n, k| self.env_vars(n, k))?;
+        let register = self.opt(t, key, "register", |n, k| self.register(n, k))?;
+        let tags = self.opt(t, key, "tags", |n, k| self.tags(n, k))?;
+        let meta = self.opt(t, key, "meta", |n, k| self.meta(n, k))?;
+        let metrics_path = self.opt(t, key, "metrics_path", |n, k| {
+            let form = "a URL path starting with \"/\", e.g. \"/metrics\"";
+            let p = self.string(n, k, form)?;
+            if !p.starts_with('/') || p.contains(|c: char| c.is_whitespace() || c.is_control()) {
+                return Err(self.err(&n.loc, k, format!("expected {form}, found {p:?}")));
+            }
+            Ok(p.to_owned())
+        })?;
+        let register = register.map_or(Register::Supervisor, |(_, r)| r);
+        let registered_keys = [
+            ("tags", tags.as_ref().map(|(e, _)| *e)),
+            ("meta", meta.as_ref().map(|(e, _)| *e)),
+            ("metrics_path", metrics_path.as_ref().map(|(e, _)| *e)),
+        ];
+        if matches!(program, Program::Builtin(_)) {
+            let given = t.get("register").map(|e| ("register", e)).or_else(|| {
+                registered_keys
+                    .iter()
+                    .find_map(|(name, e)| e.map(|e| (*name, e)))
+            });
+            if let Some((name, e)) = given {
+                return Err(self.err(
+                    &e.key,
+                    &child(key, name),
+                    "applies only to `command` services: a built-in registers itself",
+                ));
+            }
+        }
+        if register == Register::Itself {
+            if let Some((name, e)) = registered_keys
+                .iter()
+                .find_map(|(name, e)| e.map(|e| (*name, e)))
+            {
+                return Err(self.err(
+                    &e.key,
+                    &child(key, name),
+                    "applies only when the supervisor registers the replicas, and `register` \
+                     is \"self\": the program registers its own tags and meta",
+                ));
+            }
+        }
         let health = self.health(t.get("health"), &child(key, "health"), &program)?;
         let readiness_timeout = self.opt(t, key, "readiness_timeout", |n, k| {
             self.positive_duration(n, k)
@@ -159,6 +203,10 @@ impl Cx<'_> {
                 workdir: workdir.map_or_else(|| root.to_path_buf(), |(_, w)| w),
                 replicas: replicas.map_or(DEFAULT_REPLICAS, |(_, r)| r),
                 env: env_vars.map(|(_, e)| e).unwrap_or_default(),
+                register,
+                tags: tags.map(|(_, t)| t).unwrap_or_default(),
+                meta: meta.map(|(_, m)| m).unwrap_or_default(),
+                metrics_path: metrics_path.map(|(_, p)| p),
                 health,
                 readiness_timeout: readiness_timeout.map_or(DEFAULT_READINESS_TIMEOUT, |(_, d)| d),
                 restart: restart.map_or(RestartPolicy::Always, |(_, r)| r),
@@ -273,6 +321,76 @@ impl Cx<'_> {
             vars.insert(name.clone(), value.to_owned());
         }
         Ok(vars)
+    }
+
+    fn register(&self, node: &Node, key: &str) -> Result<Register, Error> {
+        let form = "one of \"supervisor\", \"self\"";
+        match self.string(node, key, form)? {
+            "supervisor" => Ok(Register::Supervisor),
+            "self" => Ok(Register::Itself),
+            other => Err(self.err(&node.loc, key, format!("expected {form}, found {other:?}"))),
+        }
+    }
+
+    /// Registry tags: non-empty strings without control characters.
+    fn tags(&self, node: &Node, key: &str) -> Result<Vec<String>, Error> {
+        let form = "an array of tags like [\"v1\", \"primary\"]";
+        let Kind::Array(items) = &node.kind else {
+            return Err(self.expected(node, key, form));
+        };
+        let mut tags = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let k = format!("{key}[{i}]");
+            let what = "a non-empty tag without control characters";
+            let tag = self.string(item, &k, what)?;
+            if tag.is_empty() || tag.contains(char::is_control) {
+                return Err(self.err(&item.loc, &k, format!("expected {what}, found {tag:?}")));
+            }
+            tags.push(tag.to_owned());
+        }
+        Ok(tags)
+    }
+
+    /// Registry `Meta`, with Consul's limits: at most 64 keys of 1 to 128 ASCII letters,
+    /// digits, '-' or '_' (not starting with `consul-`), values up to 512 bytes.
+    fn meta(&self, node: &Node, key: &str) -> Result<BTreeMap<String, String>, Error> {
+        let Kind::Table(entries) = &node.kind else {
+            return Err(self.expected(node, key, "a table like { team = \"maps\" }"));
+        };
+        if entries.len() > 64 {
+            return Err(self.err(
+                &node.loc,
+                key,
+                format!("expected at most 64 keys, found {}", entries.len()),
+            ));
+        }
+        let mut meta = BTreeMap::new();
+        for (name, e) in entries {
+            let k = child(key, name);
+            let valid = (1..=128).contains(&name.len())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && !name.starts_with("consul-");
+            if !valid {
+                return Err(self.err(
+                    &e.key,
+                    &k,
+                    "invalid meta key: expected 1 to 128 ASCII letters, digits, '-' or '_', \
+                     not starting with \"consul-\"",
+                ));
+            }
+            let value = self.string(&e.value, &k, "a string")?;
+            if value.len() > 512 {
+                return Err(self.err(
+                    &e.value.loc,
+                    &k,
+                    format!("expected at most 512 bytes, found {}", value.len()),
+                ));
+            }
+            meta.insert(name.clone(), value.to_owned());
+        }
+        Ok(meta)
     }
 
     fn health(

@@ -44,7 +44,7 @@ fn type_errors() {
 
 #[test]
 fn unknown_keys_name_the_allowed_ones() {
-    expect!["tern.toml:3:1: services.search.replica: unknown key, expected one of: builtin, command, config_prefix, depends_on, drain, env, health, readiness_timeout, register_as, replicas, restart, restart_on_change, stop_timeout, unhealthy_restart_after, workdir"].assert_eq(&error("[services.search]\nbuiltin = \"search\"\nreplica = 2\n"));
+    expect!["tern.toml:3:1: services.search.replica: unknown key, expected one of: builtin, command, config_prefix, depends_on, drain, env, health, meta, metrics_path, readiness_timeout, register, register_as, replicas, restart, restart_on_change, stop_timeout, tags, unhealthy_restart_after, workdir"].assert_eq(&error("[services.search]\nbuiltin = \"search\"\nreplica = 2\n"));
     expect!["tern.toml:2:1: registry.port: unknown key, expected one of: dns, embedded, external, http, token"].assert_eq(&error("[registry]\nport = 8500\n"));
     expect!["tern.toml:3:26: services.a.health.retries: unknown key, expected one of: interval, kind, path, timeout"].assert_eq(&error("[services.a]\ncommand = [\"a\"]\nhealth = { kind = \"tcp\", retries = 3 }\n"));
     expect!["tern.toml:1:1: registy: unknown key, expected one of: broker, registry, services, supervisor, telemetry"]
@@ -177,4 +177,20 @@ fn bad_names_and_prefixes() {
         r#"invalid environment name "../x": expected 1 to 63 ASCII letters, digits, '-' or '_'"#
     ]]
     .assert_eq(&err.to_string());
+}
+
+#[test]
+fn registration_keys() {
+    expect![[r#"tern.toml:3:12: services.a.register: expected one of "supervisor", "self", found "consul""#]]
+        .assert_eq(&error("[services.a]\ncommand = [\"a\"]\nregister = \"consul\"\n"));
+    expect!["tern.toml:3:1: services.search.tags: applies only to `command` services: a built-in registers itself"]
+        .assert_eq(&error("[services.search]\nbuiltin = \"search\"\ntags = [\"v1\"]\n"));
+    expect![[r#"tern.toml:4:1: services.a.metrics_path: applies only when the supervisor registers the replicas, and `register` is "self": the program registers its own tags and meta"#]]
+        .assert_eq(&error("[services.a]\ncommand = [\"a\"]\nregister = \"self\"\nmetrics_path = \"/metrics\"\n"));
+    expect![[r#"tern.toml:3:16: services.a.metrics_path: expected a URL path starting with "/", e.g. "/metrics", found "metrics""#]]
+        .assert_eq(&error("[services.a]\ncommand = [\"a\"]\nmetrics_path = \"metrics\"\n"));
+    expect![[r#"tern.toml:3:10: services.a.meta.consul-x: invalid meta key: expected 1 to 128 ASCII letters, digits, '-' or '_', not starting with "consul-""#]]
+        .assert_eq(&error("[services.a]\ncommand = [\"a\"]\nmeta = { consul-x = \"1\" }\n"));
+    expect!["tern.toml:3:9: services.a.tags[0]: expected a non-empty tag without control characters, found \"\""]
+        .assert_eq(&error("[services.a]\ncommand = [\"a\"]\ntags = [\"\"]\n"));
 }

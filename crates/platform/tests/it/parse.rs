@@ -97,6 +97,10 @@ fn a_full_file() {
                     workdir: "/proj/services/py",
                     replicas: 0,
                     env: {},
+                    register: Supervisor,
+                    tags: [],
+                    meta: {},
+                    metrics_path: None,
                     health: HealthSpec {
                         kind: Http {
                             path: "/ready",
@@ -124,6 +128,10 @@ fn a_full_file() {
                     env: {
                         "RUST_LOG": "info",
                     },
+                    register: Supervisor,
+                    tags: [],
+                    meta: {},
+                    metrics_path: None,
                     health: HealthSpec {
                         kind: Grpc,
                         interval: 500ms,
@@ -193,6 +201,10 @@ fn defaults() {
                     workdir: "/proj",
                     replicas: 1,
                     env: {},
+                    register: Supervisor,
+                    tags: [],
+                    meta: {},
+                    metrics_path: None,
                     health: HealthSpec {
                         kind: Grpc,
                         interval: 1s,
@@ -218,6 +230,10 @@ fn defaults() {
                     workdir: "/proj",
                     replicas: 1,
                     env: {},
+                    register: Supervisor,
+                    tags: [],
+                    meta: {},
+                    metrics_path: None,
                     health: HealthSpec {
                         kind: Tcp,
                         interval: 1s,

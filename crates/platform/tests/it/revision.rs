@@ -45,6 +45,24 @@ fn revision_hash_is_stable_and_counts_what_makes_a_revision() {
     ] {
         assert_ne!(hash(&changed), h, "{changed}");
     }
+    // Registration settings of a command are, and leave older hashes alone by default.
+    let command = "[services.x]\ncommand = [\"x\"]\n";
+    for changed in [
+        "register = \"self\"\n",
+        "tags = [\"v1\"]\n",
+        "meta = { team = \"maps\" }\n",
+        "metrics_path = \"/metrics\"\n",
+    ] {
+        assert_ne!(
+            hash(&format!("{command}{changed}")),
+            hash(command),
+            "{changed}"
+        );
+    }
+    assert_eq!(
+        hash(&format!("{command}register = \"supervisor\"\ntags = []\n")),
+        hash(command)
+    );
     // Arguments are delimited: ["a", "bc"] is not ["ab", "c"].
     assert_ne!(
         hash("[services.x]\ncommand = [\"a\", \"bc\"]\n"),

@@ -62,6 +62,14 @@ pub struct PsService {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PsReplica {
     pub id: String,
+    /// The service's table name in tern.toml (`[services.NAME]`).
+    #[serde(default)]
+    pub service: String,
+    /// The registry ID the replica is registered under: its `id`, or for a program that
+    /// registers itself (`register = "self"`) the ID it chose, once found. `None` while
+    /// not registered.
+    #[serde(default)]
+    pub registered_id: Option<String>,
     pub revision: u64,
     pub phase: String,
     pub pid: Option<u32>,
@@ -148,6 +156,10 @@ pub(crate) async fn ps_view(supervisor: &Supervisor) -> PsView {
                 .into_iter()
                 .map(|status| PsReplica {
                     config: config_states.get(&status.id).cloned(),
+                    service: status.service.clone(),
+                    registered_id: status
+                        .health
+                        .map(|_| status.registered_id.clone().unwrap_or(status.id.clone())),
                     revision: status.revision,
                     phase: status.phase.as_str().to_owned(),
                     pid: status.pid,

@@ -62,6 +62,9 @@ pub struct ReplicaStatus {
     pub pid: Option<u32>,
     /// `HOST:PORT` as registered.
     pub address: Option<String>,
+    /// The ID a program that registers itself chose, once found (filled in by the shell;
+    /// `None` when the replica is registered under `id`).
+    pub registered_id: Option<String>,
     /// The registry's view; `None` while not registered.
     pub health: Option<Health>,
     /// The failing check's output, or why the replica is not running.
@@ -150,6 +153,7 @@ impl Replica {
                 phase: Phase::Starting,
                 pid: None,
                 address: None,
+                registered_id: None,
                 health: None,
                 detail: String::new(),
                 restarts: 0,

@@ -10,7 +10,7 @@ use std::{
 };
 
 use tern_consul_client::{Endpoint, Health};
-use tern_platform::{HealthKind, HealthSpec, Program, RestartPolicy, ServiceSpec};
+use tern_platform::{HealthKind, HealthSpec, Program, Register, RestartPolicy, ServiceSpec};
 
 use super::{
     replica::Goal, Action, Event, Failure, OpId, Phase, Request, ServiceState, Slot, Target,
@@ -28,6 +28,10 @@ pub(super) fn spec() -> ServiceSpec {
         workdir: PathBuf::from("/"),
         replicas: 2,
         env: BTreeMap::new(),
+        register: Register::Supervisor,
+        tags: Vec::new(),
+        meta: BTreeMap::new(),
+        metrics_path: None,
         health: HealthSpec {
             kind: HealthKind::Tcp,
             interval: Duration::from_secs(1),

@@ -3,6 +3,7 @@
 //! `scale`, `restart`, `apply`, `rollout`, `rollback`, `kv`, `down`), with load from the
 //! discovery client where the issue asks for zero failed calls.
 
+mod commands;
 mod platform;
 
 use std::{
