@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use http::header::{HeaderName, HeaderValue, ACCEPT, USER_AGENT};
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -21,13 +21,14 @@ pub(crate) async fn probe(
     url: &str,
     method: &Method,
     headers: &[(String, String)],
+    body: &str,
     timeout: Duration,
 ) -> Result<Outcome, ProbeError> {
     let uri = parse_url(url)?;
     let mut request = Request::builder()
         .method(method.clone())
         .uri(uri)
-        .body(Empty::<Bytes>::new())
+        .body(Full::new(Bytes::copy_from_slice(body.as_bytes())))
         .map_err(|error| ProbeError::InvalidUrl(error.to_string()))?;
     *request.headers_mut() = header_map(headers)?;
 

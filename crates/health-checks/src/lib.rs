@@ -9,8 +9,8 @@
 //!
 //! - **TCP** (`TCP = "host:port"`): passing if a connection is established within the
 //!   timeout, critical otherwise. Output `TCP connect 127.0.0.1:80: Success`.
-//! - **HTTP** (`HTTP = "http://…"`): one request (`GET` unless told otherwise) with fresh
-//!   connection; `2xx` is passing, `429 Too Many Requests` is warning, anything else
+//! - **HTTP** (`HTTP = "http://…"`): one request (`GET` unless told otherwise, with the
+//!   check's `Body` if any) on a fresh connection; `2xx` is passing, `429 Too Many Requests` is warning, anything else
 //!   critical. Output `HTTP GET http://…: 200 OK Output: <first 4 KiB of the body>`.
 //!   Only plain `http://` is supported: `https://` URLs are critical with an explanation
 //!   (no TLS stack in the workspace yet).
@@ -58,6 +58,8 @@ pub enum CheckSpec {
         url: String,
         method: http::Method,
         headers: Vec<(String, String)>,
+        /// Sent as the request body, as Consul's `Body` (empty: none).
+        body: String,
         tls_skip_verify: bool,
     },
     /// `host:port` or `host:port/service`: the gRPC health service of that server, asked
@@ -72,6 +74,7 @@ impl CheckSpec {
             url: url.into(),
             method: http::Method::GET,
             headers: Vec::new(),
+            body: String::new(),
             tls_skip_verify: false,
         }
     }
@@ -189,8 +192,9 @@ async fn probe(spec: &CheckSpec, timeout: Duration) -> Result<Outcome, ProbeErro
             url,
             method,
             headers,
+            body,
             tls_skip_verify: _,
-        } => http_check::probe(url, method, headers, timeout).await,
+        } => http_check::probe(url, method, headers, body, timeout).await,
         CheckSpec::Grpc { target, use_tls } => grpc::probe(target, *use_tls, timeout).await,
     }
 }

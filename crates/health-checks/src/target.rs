@@ -38,11 +38,13 @@ impl CheckSpec {
                 url,
                 method,
                 headers,
+                body,
                 tls_skip_verify,
             } => CheckSpec::Http {
                 url: local_url(&url, &host).unwrap_or(url),
                 method,
                 headers,
+                body,
                 tls_skip_verify,
             },
         }

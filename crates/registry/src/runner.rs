@@ -94,8 +94,8 @@ fn probe(kind: &CheckKind) -> Option<Probe> {
             url,
             method,
             headers,
+            body,
             tls_skip_verify,
-            ..
         } => Some(Probe::Http {
             url: url.clone(),
             // Registration accepts only valid method names.
@@ -104,6 +104,7 @@ fn probe(kind: &CheckKind) -> Option<Probe> {
                 .iter()
                 .flat_map(|(name, values)| values.iter().map(move |v| (name.clone(), v.clone())))
                 .collect(),
+            body: body.clone(),
             tls_skip_verify: *tls_skip_verify,
         }),
         CheckKind::Grpc { target, use_tls } => Some(Probe::Grpc {

@@ -1,4 +1,5 @@
-//! HTTP checks against a local server: status classes, output, method and headers, timeouts.
+//! HTTP checks against a local server: status classes, output, method, headers and body,
+//! timeouts.
 
 use std::time::{Duration, Instant};
 
@@ -27,20 +28,22 @@ async fn serve() -> String {
         .route("/big", get(|| async { "x".repeat(3 * MAX_BODY_OUTPUT) }))
         .route(
             "/echo",
-            any(|method: Method, headers: HeaderMap| async move {
-                let header = |name: &str| {
-                    headers
-                        .get(name)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("-")
-                        .to_owned()
-                };
-                format!(
-                    "{method} ua={} token={}",
-                    header("user-agent"),
-                    header("x-token")
-                )
-            }),
+            any(
+                |method: Method, headers: HeaderMap, body: String| async move {
+                    let header = |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-")
+                            .to_owned()
+                    };
+                    format!(
+                        "{method} ua={} token={} body={body}",
+                        header("user-agent"),
+                        header("x-token")
+                    )
+                },
+            ),
         );
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
@@ -121,7 +124,7 @@ async fn method_and_headers_are_sent() {
     assert!(
         outcome
             .output
-            .ends_with("Output: GET ua=Consul Health Check token=-"),
+            .ends_with("Output: GET ua=Consul Health Check token=- body="),
         "{}",
         outcome.output
     );
@@ -130,13 +133,16 @@ async fn method_and_headers_are_sent() {
         url: url.clone(),
         method: Method::POST,
         headers: vec![("X-Token".into(), "secret".into())],
+        body: r#"{"probe":true}"#.into(),
         tls_skip_verify: false,
     };
     let outcome = within("post", run_once(&spec, Duration::from_secs(10))).await;
     assert_eq!(outcome.status, Status::Passing);
     assert_eq!(
         outcome.output,
-        format!("HTTP POST {url}: 200 OK Output: POST ua=Consul Health Check token=secret")
+        format!(
+            r#"HTTP POST {url}: 200 OK Output: POST ua=Consul Health Check token=secret body={{"probe":true}}"#
+        )
     );
 }
 
@@ -200,6 +206,7 @@ async fn unsupported_and_invalid_urls_are_critical() {
         url: "http://127.0.0.1:1/".into(),
         method: Method::GET,
         headers: vec![("bad name".into(), "v".into())],
+        body: String::new(),
         tls_skip_verify: false,
     };
     let outcome = within("bad header", run_once(&spec, Duration::from_secs(10))).await;

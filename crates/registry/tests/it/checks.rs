@@ -1,7 +1,7 @@
 //! Checks the registry runs itself, against real sockets: a target without a host
 //! (`:PORT`, `http://:PORT/path`, as py-consul's `Check.tcp("", port, ..)` registers) is
-//! dialled at the node's address, and a new check runs at once rather than after its
-//! first interval.
+//! dialled at the node's address, a new check runs at once rather than after its first
+//! interval, and an HTTP check sends its method and body.
 
 use std::time::Duration;
 
@@ -31,6 +31,13 @@ async fn targets_without_a_host_dial_the_node_at_once() {
         "Check": {"HTTP": format!("http://:{http}/v1/status/leader"), "Interval": "1h"},
     }))
     .await;
+    // Method and Body are sent as Consul sends them: this check writes a KV key.
+    api.register(json!({
+        "Name": "body", "ID": "put", "Port": http,
+        "Check": {"HTTP": format!("http://:{http}/v1/kv/probe"), "Method": "PUT",
+                  "Body": "sent by a check", "Interval": "1h"},
+    }))
+    .await;
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let statuses = loop {
@@ -57,13 +64,17 @@ async fn targets_without_a_host_dial_the_node_at_once() {
         "HTTP GET http://127.0.0.1:{http}/v1/status/leader: 200 OK Output: \"127.0.0.1:8300\""
     );
     let tcp_output = format!("TCP connect 127.0.0.1:{port}: Success");
+    let put_output = format!("HTTP PUT http://127.0.0.1:{http}/v1/kv/probe: 200 OK Output: true");
     assert_eq!(
         outputs,
         [
             ("service:http", CheckStatus::Passing, http_output.as_str()),
+            ("service:put", CheckStatus::Passing, put_output.as_str()),
             ("service:tcp", CheckStatus::Passing, tcp_output.as_str()),
         ]
     );
+    let written = api.get("/v1/kv/probe?raw").await.ok();
+    assert_eq!(written.text(), "sent by a check");
     // The definitions keep the targets as registered, as Consul echoes them.
     let checks = api.get("/v1/agent/checks").await.ok().json();
     assert_eq!(
