@@ -57,8 +57,7 @@ pub fn compile(
     }
     let descriptors = descriptor_set(protos, includes)?;
     let path = out_dir.join(format!("{name}.descriptor.bin"));
-    std::fs::write(&path, &descriptors.encoded)
-        .map_err(|source| Error::Write { path, source })?;
+    std::fs::write(&path, &descriptors.encoded).map_err(|source| Error::Write { path, source })?;
     tonic_prost_build::configure()
         .out_dir(&out_dir)
         .compile_fds(descriptors.set)

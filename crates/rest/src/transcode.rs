@@ -297,7 +297,7 @@ fn grpc_error(headers: &http::HeaderMap) -> Option<RestError> {
     let message = headers
         .get("grpc-message")
         .and_then(|v| v.to_str().ok())
-        .map(|m| percent_decode(m))
+        .map(percent_decode)
         .unwrap_or_default();
     Some(RestError { code, message })
 }

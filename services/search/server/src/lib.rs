@@ -1,5 +1,6 @@
 //! The geo search service: the `Search` gRPC API (`proto/search.proto`) over the engine,
-//! fed from a feature store, on the tern chassis.
+//! fed from a feature store, on the tern chassis; the same API over REST (`GET /v1/search`,
+//! transcoded by tern-rest from `proto/search.http.yaml`) with `/openapi.json` and `/docs`.
 //!
 //! Start-up: open the store, import the bundled Natural Earth data if the embedded store is
 //! empty, build the dataset snapshot, then serve. While serving, the store's dataset
@@ -42,6 +43,15 @@ pub enum Error {
 
 pub type Config = tern_chassis::Config<SearchConfig>;
 
+/// The search contract with its REST rules (`proto/search.http.yaml`): `GET /v1/search`,
+/// `GET /v1/monitor`, `/openapi.json`, `/docs`.
+pub fn rest_contract() -> Result<tern_rest::Contract, Error> {
+    tern_rest::Contract::from_descriptor_set(tern_proto::search::FILE_DESCRIPTOR_SET)
+        .and_then(|c| c.with_rules_file(tern_proto::search::HTTP_RULES))
+        .map(|c| c.with_info("search", env!("CARGO_PKG_VERSION")))
+        .map_err(|e| Error::Internal(format!("search REST contract: {e}")))
+}
+
 pub struct SearchService {
     service: Service,
     dataset: Arc<Dataset>,
@@ -63,8 +73,13 @@ impl SearchService {
         tracing::info!(store = %url, features = dataset.len(), mode = ?config.service.query_mode, "dataset loaded");
         let (interval, reload_interval) = watch::channel(config.service.reload_interval);
         let static_config = config.service.clone();
+        let grpc = SearchServer::new(SearchApi::new(dataset.clone()));
+        let rest = rest_contract()?
+            .router(grpc.clone())
+            .map_err(|e| Error::Internal(format!("REST routes: {e}")))?;
         let service = Service::builder(SERVICE_NAME)
-            .grpc(SearchServer::new(SearchApi::new(dataset.clone())))
+            .grpc(grpc)
+            .http(rest)
             .live_config(move |live: &SearchLiveConfig| {
                 interval.send_replace(live.reload_interval(&static_config));
             })

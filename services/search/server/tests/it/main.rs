@@ -7,4 +7,5 @@ mod grpc;
 mod live;
 mod postgis;
 mod reload;
+mod rest;
 mod support;
