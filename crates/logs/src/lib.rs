@@ -8,7 +8,12 @@
 //!   search-service/
 //!     previous.log             the older half (replaced at each rotation)
 //!     current.log              appended to
+//!     otlp-previous.log        the same for the service's OTLP log records
+//!     otlp-current.log         (`Source::Otlp`, written by `tern up`'s OTLP receiver)
 //! ```
+//!
+//! Each [`Source`] of a service has its own pair of files, its own writer and its own
+//! bound; readers merge both.
 //!
 //! Each stored line is one JSON object followed by `\n`:
 //!
@@ -16,7 +21,8 @@
 //! {"ts":"2026-11-25T15:20:01.123456Z","replica":"search-service-3","stream":"stderr","line":"..."}
 //! ```
 //!
-//! `ts` is when the line arrived (RFC 3339, UTC, microseconds), `line` is the raw line
+//! `ts` is when the line arrived (RFC 3339, UTC, microseconds; for an OTLP record, the
+//! record's own time), `stream` is `stdout`, `stderr` or `otlp`, `line` is the raw line
 //! without its `\n` (and without a `\r` before it), invalid UTF-8 replaced by U+FFFD, cut
 //! after [`MAX_LINE_BYTES`] with a [`CUT_MARKER`] naming its full length.
 //!
@@ -62,20 +68,57 @@ pub const CUT_MARKER: &str = "…[cut: line was ";
 pub const CURRENT_FILE: &str = "current.log";
 /// The file `current.log` becomes at a rotation.
 pub const PREVIOUS_FILE: &str = "previous.log";
+/// [`CURRENT_FILE`] of [`Source::Otlp`].
+pub const OTLP_CURRENT_FILE: &str = "otlp-current.log";
+/// [`PREVIOUS_FILE`] of [`Source::Otlp`].
+pub const OTLP_PREVIOUS_FILE: &str = "otlp-previous.log";
 
-/// Which pipe of the replica a line came from.
+/// Who writes a service's files: the supervisor (replicas' output) or the OTLP receiver.
+/// Each source has its own files and writer, so two writers never rotate one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Source {
+    /// Replicas' stdout and stderr: `current.log`, `previous.log`.
+    #[default]
+    Output,
+    /// OTLP log records: `otlp-current.log`, `otlp-previous.log`.
+    Otlp,
+}
+
+impl Source {
+    pub const ALL: [Source; 2] = [Source::Output, Source::Otlp];
+
+    /// The file appended to.
+    pub fn current_file(self) -> &'static str {
+        match self {
+            Source::Output => CURRENT_FILE,
+            Source::Otlp => OTLP_CURRENT_FILE,
+        }
+    }
+
+    /// The file the current one becomes at a rotation.
+    pub fn previous_file(self) -> &'static str {
+        match self {
+            Source::Output => PREVIOUS_FILE,
+            Source::Otlp => OTLP_PREVIOUS_FILE,
+        }
+    }
+}
+
+/// Which pipe of the replica a line came from, or `Otlp` for an OTLP log record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stream {
     Stdout,
     Stderr,
+    Otlp,
 }
 
 impl Stream {
-    /// `"stdout"` or `"stderr"`, as stored.
+    /// `"stdout"`, `"stderr"` or `"otlp"`, as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             Stream::Stdout => "stdout",
             Stream::Stderr => "stderr",
+            Stream::Otlp => "otlp",
         }
     }
 
@@ -83,6 +126,7 @@ impl Stream {
         match text {
             "stdout" => Some(Stream::Stdout),
             "stderr" => Some(Stream::Stderr),
+            "otlp" => Some(Stream::Otlp),
             _ => None,
         }
     }

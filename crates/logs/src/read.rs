@@ -6,7 +6,7 @@ use std::fs::{self, File, Metadata};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use crate::{wire, Error, Query, Record, CURRENT_FILE, PREVIOUS_FILE};
+use crate::{wire, Error, Query, Record, Source};
 
 /// The services with logs under `root` (its directories, sorted); none if `root` does
 /// not exist.
@@ -33,8 +33,8 @@ pub fn services(root: &Path) -> Result<Vec<String>, Error> {
     Ok(names)
 }
 
-/// Every stored record matching `query`: per service `previous.log` then `current.log`,
-/// all services merged by arrival time (a stable sort, so equal times keep file order).
+/// Every stored record matching `query`: per service and [`Source`] `previous.log` then
+/// `current.log`, all merged by arrival time (a stable sort, so equal times keep file order).
 /// Stored lines that do not parse are skipped ([`Follower::skipped`] counts them).
 pub fn read(root: &Path, query: &Query) -> Result<Vec<Record>, Error> {
     Follower::new(root, query.clone()).poll()
@@ -43,7 +43,7 @@ pub fn read(root: &Path, query: &Query) -> Result<Vec<Record>, Error> {
 /// Reads what was appended since the last [`poll`](Follower::poll); the caller sleeps
 /// between polls (200 ms is plenty). The first poll returns what [`read`] would.
 ///
-/// Per service it keeps the file it last read open with an offset. When `current.log` is
+/// Per service and source it keeps the file it last read open with an offset. When `current.log` is
 /// another file than that one, the store rotated: the kept file's tail is read to its end
 /// (still readable after being renamed, or replaced), then `previous.log` in full if it is
 /// neither (a second rotation since the last poll), then the new `current.log`. So every
@@ -54,7 +54,7 @@ pub fn read(root: &Path, query: &Query) -> Result<Vec<Record>, Error> {
 pub struct Follower {
     root: PathBuf,
     query: Query,
-    cursors: BTreeMap<String, Cursor>,
+    cursors: BTreeMap<(String, Source), Cursor>,
     skipped: u64,
 }
 
@@ -79,25 +79,33 @@ impl Follower {
             .into_iter()
             .filter(|name| self.query.wants_service(name))
             .collect();
-        self.cursors.retain(|name, _| names.contains(name));
+        self.cursors.retain(|(name, _), _| names.contains(name));
         let mut out = Vec::new();
         for name in &names {
-            self.poll_service(name, &mut out)?;
+            for source in Source::ALL {
+                self.poll_service(name, source, &mut out)?;
+            }
         }
         out.sort_by_key(|record| record.ts);
         Ok(out)
     }
 
-    fn poll_service(&mut self, service: &str, out: &mut Vec<Record>) -> Result<(), Error> {
+    fn poll_service(
+        &mut self,
+        service: &str,
+        source: Source,
+        out: &mut Vec<Record>,
+    ) -> Result<(), Error> {
         let dir = self.root.join(service);
-        let (previous, current) = open_pair(&dir)?;
+        let (previous, current) = open_pair(&dir, source)?;
+        let key = (service.to_owned(), source);
         let mut sink = Sink {
             service,
             query: &self.query,
             out,
             skipped: &mut self.skipped,
         };
-        let next = match self.cursors.remove(service) {
+        let next = match self.cursors.remove(&key) {
             // First look: all of previous.log, then all of current.log.
             None => {
                 let mut last: Option<Cursor> = None;
@@ -135,7 +143,7 @@ impl Follower {
             }
         };
         if let Some(cursor) = next {
-            self.cursors.insert(service.to_owned(), cursor);
+            self.cursors.insert(key, cursor);
         }
         Ok(())
     }
@@ -207,14 +215,15 @@ fn open_optional(path: PathBuf) -> Result<Option<Opened>, Error> {
     }))
 }
 
-/// `previous.log` and `current.log` as of one moment: retried (a few times) when a
-/// rotation happened while opening them, so `previous` is the file just before `current`.
-fn open_pair(dir: &Path) -> Result<(Option<Opened>, Option<Opened>), Error> {
-    let previous_path = dir.join(PREVIOUS_FILE);
+/// `source`'s `previous.log` and `current.log` as of one moment: retried (a few times)
+/// when a rotation happened while opening them, so `previous` is the file just before
+/// `current`.
+fn open_pair(dir: &Path, source: Source) -> Result<(Option<Opened>, Option<Opened>), Error> {
+    let previous_path = dir.join(source.previous_file());
     let mut attempt = 0;
     loop {
         let previous = open_optional(previous_path.clone())?;
-        let current = open_optional(dir.join(CURRENT_FILE))?;
+        let current = open_optional(dir.join(source.current_file()))?;
         let previous_now = fs::metadata(&previous_path).ok().map(|m| FileId::of(&m));
         attempt += 1;
         if previous_now == previous.as_ref().map(|p| p.id) || attempt == 3 {

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
-use crate::{wire, Error, Record, Stream, CURRENT_FILE, MAX_LINE_BYTES, PREVIOUS_FILE};
+use crate::{wire, Error, Record, Source, Stream, MAX_LINE_BYTES};
 
 /// The log store under one root directory (`<data_dir>/logs`), each service bounded to
 /// about `max_bytes_per_service`. Cheap to clone; clones share the writers.
@@ -20,6 +20,7 @@ pub struct LogStore {
     max_bytes: u64,
     writers: Arc<Mutex<HashMap<String, ServiceLog>>>,
     tap: Option<Arc<dyn LogTap>>,
+    source: Source,
 }
 
 /// Sees every line once it is stored, e.g. to ship it to the broker (`logs.SERVICE`).
@@ -36,7 +37,15 @@ impl LogStore {
             max_bytes: max_bytes_per_service,
             writers: Arc::default(),
             tap: None,
+            source: Source::Output,
         }
+    }
+
+    /// A store writing `source`'s files (default [`Source::Output`]). Only one store per
+    /// root and source may write in a process (or across processes).
+    pub fn with_source(mut self, source: Source) -> Self {
+        self.source = source;
+        self
     }
 
     /// Every line stored from now on is also handed to `tap`.
@@ -60,13 +69,14 @@ impl LogStore {
         }
         let dir = self.root.join(service);
         fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
-        let (file, size) = open_current(&dir)?;
+        let (file, size) = open_current(&dir, self.source)?;
         let log = ServiceLog {
             inner: Arc::new(Mutex::new(Inner {
                 dir,
                 file,
                 size,
                 limit: self.max_bytes / 2,
+                source: self.source,
             })),
             service: Arc::from(service),
             tap: self.tap.clone(),
@@ -102,6 +112,7 @@ struct Inner {
     size: u64,
     /// Rotate rather than grow `current.log` past this (`max_bytes / 2`).
     limit: u64,
+    source: Source,
 }
 
 impl ServiceLog {
@@ -155,7 +166,7 @@ impl ServiceLog {
                 }
                 Err(Error::Io {
                     action: "write to",
-                    path: inner.dir.join(CURRENT_FILE),
+                    path: inner.dir.join(inner.source.current_file()),
                     source,
                 })
             }
@@ -166,23 +177,23 @@ impl ServiceLog {
 impl Inner {
     /// `current.log` → `previous.log` (replacing it), then a fresh `current.log`.
     fn rotate(&mut self) -> Result<(), Error> {
-        let current = self.dir.join(CURRENT_FILE);
-        let previous = self.dir.join(PREVIOUS_FILE);
+        let current = self.dir.join(self.source.current_file());
+        let previous = self.dir.join(self.source.previous_file());
         match fs::rename(&current, &previous) {
             Ok(()) => {}
             // Gone already (a failed rotation before, or removed by hand): just start anew.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io("rename", &current)(e)),
         }
-        let (file, size) = open_current(&self.dir)?;
+        let (file, size) = open_current(&self.dir, self.source)?;
         self.file = file;
         self.size = size;
         Ok(())
     }
 }
 
-fn open_current(dir: &Path) -> Result<(File, u64), Error> {
-    let path = dir.join(CURRENT_FILE);
+fn open_current(dir: &Path, source: Source) -> Result<(File, u64), Error> {
+    let path = dir.join(source.current_file());
     let file = OpenOptions::new()
         .create(true)
         .append(true)

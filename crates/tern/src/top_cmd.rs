@@ -23,6 +23,11 @@ pub struct TopArgs {
     /// The registry's ACL token, if it enforces one.
     #[arg(long, env = "TERN_REGISTRY_TOKEN", hide_env_values = true)]
     registry_token: Option<String>,
+    /// The telemetry collector's metrics endpoint, HOST:PORT (`tern up`'s `[telemetry]
+    /// statsd_metrics`): services that export OTLP metrics show up from there, by their
+    /// service name. Not reachable: those services are not shown.
+    #[arg(long, env = "TERN_COLLECTOR", default_value = "127.0.0.1:9102", value_parser = registry_addr)]
+    collector: String,
     /// How often the table is refreshed; rates are over this interval (Go-style: 2s, 500ms).
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = interval)]
     interval: Duration,
@@ -52,7 +57,8 @@ pub async fn run(args: TopArgs) -> Result<()> {
         &args.registry,
         args.registry_token.as_deref(),
         scrape_timeout,
-    )?;
+    )?
+    .with_collector(Some(args.collector.clone()));
     let mut previous = top.tick().await.map_err(with_hint)?;
     let tty = std::io::stdout().is_terminal();
     if tty && !args.once {

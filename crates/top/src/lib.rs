@@ -4,10 +4,17 @@
 //! service, ID, address and metadata). Every [`Top::tick`] scrapes all targets at once;
 //! [`report`] compares each instance's scrape with its previous one, so the numbers are
 //! over the last interval ([`rows`], pure).
+//!
+//! Services instrumented with an OpenTelemetry SDK have no `/metrics` of their own: they
+//! export OTLP to `tern up`'s collector, which serves their metrics on the
+//! `[telemetry] statsd_metrics` endpoint with `job` = the service name and `instance` =
+//! `service.instance.id` ([`Top::with_collector`]). Each tick scrapes that endpoint too
+//! and splits it by `job` and `instance` into one instance per pair ([`split_by_job`]);
+//! series without a `job` (StatsD's) are not a service's.
 
 mod rows;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use tern_consul_client::Consul;
@@ -47,12 +54,16 @@ struct Scrape {
 pub struct Tick {
     targets: Vec<Target>,
     scrapes: HashMap<String, Result<Scrape, String>>,
+    /// The collector's scrape split by `(job, instance)`, when it answered.
+    collected: BTreeMap<(String, String), Scrape>,
 }
 
 /// Reads the registry at one address and scrapes what it lists.
 pub struct Top {
     registry: Consul,
     scrape_timeout: Duration,
+    /// The collector's metrics endpoint, `HOST:PORT` (`/metrics` is scraped).
+    collector: Option<String>,
 }
 
 impl Top {
@@ -66,26 +77,55 @@ impl Top {
         Ok(Top {
             registry: Consul::new(registry)?.with_token(token),
             scrape_timeout,
+            collector: None,
         })
+    }
+
+    /// Also reads the services whose OTLP metrics the collector at `addr` (`HOST:PORT`)
+    /// serves on `/metrics`. A collector that does not answer shows no rows, and no error:
+    /// `tern up` may run with `statsd = false`.
+    pub fn with_collector(mut self, addr: Option<String>) -> Top {
+        self.collector = addr;
+        self
     }
 
     /// The registered targets now, each scraped once (all at the same time).
     pub async fn tick(&self) -> Result<Tick, Error> {
         let groups = self.registry.prometheus_sd().await?;
         let targets = targets(&groups);
-        let scrapes = futures::future::join_all(
-            targets
-                .iter()
-                .map(|target| async { (target.id.clone(), self.scrape(target).await) }),
-        )
-        .await
-        .into_iter()
-        .collect();
-        Ok(Tick { targets, scrapes })
+        let collector = async {
+            match &self.collector {
+                Some(addr) => self.scrape(addr, "/metrics").await.ok(),
+                None => None,
+            }
+        };
+        let scrapes = futures::future::join_all(targets.iter().map(|target| async {
+            (
+                target.id.clone(),
+                self.scrape(&target.addr, &target.path).await,
+            )
+        }));
+        let (scrapes, collected) = futures::join!(scrapes, collector);
+        let collected = collected
+            .map(|scrape| {
+                split_by_job(&scrape.exposition)
+                    .into_iter()
+                    .map(|(key, exposition)| {
+                        let at = scrape.at;
+                        (key, Scrape { at, exposition })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Tick {
+            targets,
+            scrapes: scrapes.into_iter().collect(),
+            collected,
+        })
     }
 
-    async fn scrape(&self, target: &Target) -> Result<Scrape, String> {
-        let response = tern_http_client::get(&target.addr, &target.path, &[], self.scrape_timeout)
+    async fn scrape(&self, addr: &str, path: &str) -> Result<Scrape, String> {
+        let response = tern_http_client::get(addr, path, &[], self.scrape_timeout)
             .await
             .map_err(|e| e.reason())?;
         let at = Instant::now();
@@ -96,6 +136,38 @@ impl Top {
         let exposition = tern_metrics::parse(text).map_err(|e| e.to_string())?;
         Ok(Scrape { at, exposition })
     }
+}
+
+/// The collector's samples that carry a `job` label, by `(job, instance)`, without those
+/// two labels (the instance's own `/metrics` would not have them); `instance` is "" when
+/// the exporter sent no `service.instance.id`.
+pub fn split_by_job(exposition: &Exposition) -> BTreeMap<(String, String), Exposition> {
+    let mut split: BTreeMap<(String, String), Exposition> = BTreeMap::new();
+    for sample in &exposition.samples {
+        let value = |name: &str| {
+            sample
+                .labels
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.clone())
+        };
+        let Some(job) = value("job") else {
+            continue;
+        };
+        let instance = value("instance").unwrap_or_default();
+        let part = split.entry((job, instance)).or_insert_with(|| Exposition {
+            types: exposition.types.clone(),
+            help: exposition.help.clone(),
+            units: exposition.units.clone(),
+            ..Exposition::default()
+        });
+        let mut sample = sample.clone();
+        sample
+            .labels
+            .retain(|(key, _)| key != "job" && key != "instance");
+        part.samples.push(sample);
+    }
+    split
 }
 
 /// Prometheus `http_sd` target groups → the instances that have a metrics path, sorted.
@@ -131,6 +203,21 @@ fn scraped<'a>(tick: &'a Tick, target: &Target) -> Option<&'a Scrape> {
     tick.scrapes.get(&target.id).and_then(|s| s.as_ref().ok())
 }
 
+/// Two scrapes of one instance, if both worked: (earlier, later, the time between).
+fn interval<'a>(
+    earlier: Option<&'a Scrape>,
+    later: Option<&'a Scrape>,
+) -> Option<(&'a Exposition, &'a Exposition, Duration)> {
+    match (earlier, later) {
+        (Some(earlier), Some(later)) => Some((
+            &earlier.exposition,
+            &later.exposition,
+            later.at.saturating_duration_since(earlier.at),
+        )),
+        _ => None,
+    }
+}
+
 /// `current` against `previous`: a row per service, and a line per instance that could
 /// not be scraped.
 #[derive(Debug)]
@@ -140,21 +227,20 @@ pub struct Report {
 }
 
 pub fn report(previous: &Tick, current: &Tick) -> Report {
-    let samples: Vec<Sample> = current
+    let mut samples: Vec<Sample> = current
         .targets
         .iter()
         .map(|target| Sample {
             service: &target.service,
-            interval: match (scraped(previous, target), scraped(current, target)) {
-                (Some(earlier), Some(later)) => Some((
-                    &earlier.exposition,
-                    &later.exposition,
-                    later.at.saturating_duration_since(earlier.at),
-                )),
-                _ => None,
-            },
+            interval: interval(scraped(previous, target), scraped(current, target)),
+            via_collector: false,
         })
         .collect();
+    samples.extend(current.collected.iter().map(|(key, later)| Sample {
+        service: &key.0,
+        interval: interval(previous.collected.get(key), Some(later)),
+        via_collector: true,
+    }));
     let failures = current
         .targets
         .iter()
@@ -226,5 +312,26 @@ mod tests {
                 ("search-service-2", "127.0.0.1:7001", "/metrics"),
             ]
         );
+    }
+
+    #[test]
+    fn the_collector_scrape_is_split_by_job_and_instance() {
+        let exposition = tern_metrics::parse(
+            "# TYPE up gauge\n\
+             up{job=\"py\",instance=\"py-1\",k=\"a\"} 1\n\
+             up{job=\"py\",instance=\"py-2\"} 2\n\
+             up{job=\"go\"} 3\n\
+             statsd_packets_total 9\n",
+        )
+        .expect("valid");
+        let split = split_by_job(&exposition);
+        let keys: Vec<(&str, &str)> = split
+            .keys()
+            .map(|(job, instance)| (job.as_str(), instance.as_str()))
+            .collect();
+        assert_eq!(keys, [("go", ""), ("py", "py-1"), ("py", "py-2")]);
+        let py1 = &split[&("py".to_owned(), "py-1".to_owned())];
+        assert_eq!(py1.value("up", &[("k", "a")]), Some(1.0));
+        assert_eq!(py1.samples[0].labels, [("k".to_owned(), "a".to_owned())]);
     }
 }

@@ -4,7 +4,10 @@
 //! The platform's own traffic is left out, so an idle service shows 0 requests per second:
 //! `tern top`'s scrapes (`http_route="/metrics"`), health probes (`/healthz`, `/readyz`,
 //! and the registry's gRPC checks, `grpc.health.v1.Health`). The metric and label names
-//! are the chassis' ([`tern_chassis::telemetry::names`]).
+//! are the chassis' ([`tern_chassis::telemetry::names`]), which are OpenTelemetry's
+//! stable HTTP and RPC conventions as the collector's OTLP mapping names them too; an
+//! OpenTelemetry SDK on the older HTTP conventions (`http.server.duration` in ms, labels
+//! `http_status_code`, `http_target`) is read as well.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -14,6 +17,19 @@ use tern_chassis::telemetry::names::{
     RPC_GRPC_STATUS_CODE, RPC_SERVER_ACTIVE, RPC_SERVER_DURATION, RPC_SERVICE,
 };
 use tern_metrics::{diff_buckets, histogram_quantile, Exposition};
+
+/// `http.server.duration` (OpenTelemetry's HTTP conventions before 1.20, still the default
+/// of some instrumentations) through the OTLP → Prometheus mapping, in milliseconds.
+const OLD_HTTP_SERVER_DURATION: &str = "http_server_duration_milliseconds";
+const OLD_HTTP_STATUS_CODE: &str = "http_status_code";
+const OLD_HTTP_TARGET: &str = "http_target";
+
+/// The request latency families: (name, seconds per unit of its buckets).
+const DURATION_FAMILIES: [(&str, f64); 3] = [
+    (RPC_SERVER_DURATION, 1.0),
+    (HTTP_SERVER_DURATION, 1.0),
+    (OLD_HTTP_SERVER_DURATION, 0.001),
+];
 
 /// Routes and gRPC services of the platform's own traffic, not counted.
 const IGNORED_ROUTES: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
@@ -25,6 +41,9 @@ const IGNORED_RPC_SERVICE: &str = "grpc.health.v1.Health";
 pub struct Sample<'a> {
     pub service: &'a str,
     pub interval: Option<(&'a Exposition, &'a Exposition, Duration)>,
+    /// The numbers came through the telemetry collector (OTLP), not the instance's own
+    /// `/metrics`: no scrape of it is in flight in its gauges.
+    pub via_collector: bool,
 }
 
 /// One service over the interval.
@@ -67,8 +86,11 @@ pub fn rows(samples: &[Sample<'_>]) -> Vec<Row> {
             let mut scraped = 0;
             let mut rps = 0.0;
             let mut total = Activity::default();
-            for (earlier, later, elapsed) in samples.iter().filter_map(|s| s.interval) {
-                let activity = activity(earlier, later);
+            for (sample, (earlier, later, elapsed)) in samples
+                .iter()
+                .filter_map(|s| s.interval.map(|interval| (s, interval)))
+            {
+                let activity = activity(earlier, later, sample.via_collector);
                 scraped += 1;
                 // Each instance's own interval: scrapes answered at slightly different times.
                 if elapsed > Duration::ZERO {
@@ -100,9 +122,9 @@ pub fn rows(samples: &[Sample<'_>]) -> Vec<Row> {
 
 /// Requests, errors and latencies of one instance between `earlier` and `later`, gRPC and
 /// HTTP together, without the platform's own traffic.
-fn activity(earlier: &Exposition, later: &Exposition) -> Activity {
+fn activity(earlier: &Exposition, later: &Exposition, via_collector: bool) -> Activity {
     let mut activity = Activity::default();
-    for family in [RPC_SERVER_DURATION, HTTP_SERVER_DURATION] {
+    for (family, scale) in DURATION_FAMILIES {
         let before = earlier.histograms(family);
         for series in later.histograms(family) {
             let Some(is_error) = classify(family, &series.labels) else {
@@ -114,6 +136,7 @@ fn activity(earlier: &Exposition, later: &Exposition) -> Activity {
                 .and_then(|b| diff_buckets(&b.buckets, &series.buckets))
                 // New in this interval, or redefined: everything in it is new.
                 .unwrap_or_else(|| series.buckets.clone());
+            let delta: Vec<(f64, f64)> = delta.iter().map(|(le, n)| (le * scale, *n)).collect();
             // The last bucket is `+Inf`: every observation.
             let requests = delta.last().map_or(0.0, |(_, count)| *count);
             activity.requests += requests;
@@ -131,8 +154,10 @@ fn activity(earlier: &Exposition, later: &Exposition) -> Activity {
             .map(|s| s.value)
             .sum::<f64>()
     };
-    // The scrape that read the gauge was itself an HTTP request in flight.
-    let http_active = (active(HTTP_SERVER_ACTIVE) - 1.0).max(0.0);
+    // The scrape that read the gauge was itself an HTTP request in flight (unless the
+    // numbers came from the collector).
+    let own_scrape = if via_collector { 0.0 } else { 1.0 };
+    let http_active = (active(HTTP_SERVER_ACTIVE) - own_scrape).max(0.0);
     activity.in_flight = active(RPC_SERVER_ACTIVE) + http_active;
     activity
 }
@@ -143,6 +168,14 @@ fn classify(family: &str, labels: &[(String, String)]) -> Option<bool> {
     match family {
         RPC_SERVER_DURATION => (label(labels, RPC_SERVICE) != IGNORED_RPC_SERVICE)
             .then(|| label(labels, RPC_GRPC_STATUS_CODE) != "0"),
+        OLD_HTTP_SERVER_DURATION => {
+            let route = match label(labels, HTTP_ROUTE) {
+                "" => label(labels, OLD_HTTP_TARGET),
+                route => route,
+            };
+            (!IGNORED_ROUTES.contains(&route))
+                .then(|| label(labels, OLD_HTTP_STATUS_CODE).starts_with('5'))
+        }
         _ => (!IGNORED_ROUTES.contains(&label(labels, HTTP_ROUTE)))
             .then(|| label(labels, HTTP_RESPONSE_STATUS_CODE).starts_with('5')),
     }
@@ -246,22 +279,27 @@ mod tests {
             Sample {
                 service: "search",
                 interval: Some((&a1, &a2, SECS_2)),
+                via_collector: false,
             },
             Sample {
                 service: "search",
                 interval: Some((&b1, &b2, SECS_2)),
+                via_collector: false,
             },
             Sample {
                 service: "search",
                 interval: None,
+                via_collector: false,
             },
             Sample {
                 service: "idle",
                 interval: Some((&idle, &idle, SECS_2)),
+                via_collector: false,
             },
             Sample {
                 service: "gone",
                 interval: None,
+                via_collector: false,
             },
         ];
         let rows = rows(&samples);
@@ -284,9 +322,46 @@ mod tests {
         let rows = rows(&[Sample {
             service: "s",
             interval: Some((&before, &after, SECS_2)),
+            via_collector: false,
         }]);
         assert_eq!(rows[0].rps, Some(2.0));
         assert_eq!(rows[0].error_ratio, Some(0.0));
         assert_eq!(rows[0].p50, Some(0.0025));
+    }
+
+    #[test]
+    fn an_otel_sdk_on_the_old_http_conventions_is_read_in_milliseconds() {
+        let text = |counts: [u64; 3], active: u64| {
+            let labels = "http_method=\"GET\",http_status_code=\"200\",http_target=\"/items/{id}\"";
+            let health = "http_method=\"GET\",http_status_code=\"200\",http_target=\"/healthz\"";
+            let mut text = String::from("# TYPE http_server_duration_milliseconds histogram\n");
+            for (le, count) in ["5", "50", "+Inf"].iter().zip(counts) {
+                text.push_str(&format!(
+                    "http_server_duration_milliseconds_bucket{{{labels},le=\"{le}\"}} {count}\n\
+                     http_server_duration_milliseconds_bucket{{{health},le=\"{le}\"}} 100\n"
+                ));
+            }
+            text.push_str(&format!(
+                "http_server_active_requests{{http_method=\"GET\"}} {active}\n"
+            ));
+            tern_metrics::parse(&text).expect("valid exposition")
+        };
+        let (before, after) = (text([0, 0, 0], 0), text([2, 4, 4], 1));
+        let rows = rows(&[Sample {
+            service: "py",
+            interval: Some((&before, &after, SECS_2)),
+            via_collector: true,
+        }]);
+        assert_eq!(rows[0].rps, Some(2.0));
+        assert_eq!(
+            rows[0].in_flight,
+            Some(1.0),
+            "no scrape of its own in flight"
+        );
+        let p50 = rows[0].p50.expect("p50");
+        assert!(
+            (0.004..=0.005).contains(&p50),
+            "{p50} s: the buckets were in ms"
+        );
     }
 }

@@ -39,6 +39,12 @@ pub enum Error {
     /// Every span of an export request was invalid; `reason` describes the first.
     #[error("all {rejected} spans rejected: {reason}")]
     NoSpanAccepted { rejected: u64, reason: String },
+    /// Every data point of a metrics export request was rejected; `reason` describes the first.
+    #[error("all {rejected} metric data points rejected: {reason}")]
+    NoDataPointAccepted { rejected: u64, reason: String },
+    /// The log sink could not keep the log records of an export request.
+    #[error("cannot store the log records: {0}")]
+    LogSink(String),
     /// A query parameter with a value of the wrong form.
     #[error("invalid query parameter {name}={value:?}: expected {expected}")]
     InvalidQuery {

@@ -23,6 +23,10 @@ pub(crate) fn export(
     request: ExportTraceServiceRequest,
 ) -> Result<ExportTraceServiceResponse, Error> {
     let mut batch = spans_of(request);
+    let probes = crate::probe::drop_probe_traces(&mut batch.spans);
+    if probes > 0 {
+        tracing::debug!(spans = probes, "health-probe traces dropped");
+    }
     if batch.spans.is_empty() && batch.rejected > 0 {
         return Err(Error::NoSpanAccepted {
             rejected: batch.rejected,
@@ -127,14 +131,14 @@ fn convert(span: otlp::Span, service: &str, resource: &Arc<Attributes>) -> Resul
     })
 }
 
-fn attributes(pairs: Vec<KeyValue>) -> Attributes {
+pub(crate) fn attributes(pairs: Vec<KeyValue>) -> Attributes {
     pairs
         .into_iter()
         .map(|pair| (pair.key, json_of(pair.value)))
         .collect()
 }
 
-fn json_of(value: Option<AnyValue>) -> serde_json::Value {
+pub(crate) fn json_of(value: Option<AnyValue>) -> serde_json::Value {
     use serde_json::Value as Json;
     match value.and_then(|v| v.value) {
         None => Json::Null,

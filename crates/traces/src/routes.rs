@@ -1,5 +1,5 @@
-//! The HTTP listener: OTLP/HTTP `POST /v1/traces` and the JSON query API. `status_of` is the
-//! only place errors become HTTP status codes.
+//! The HTTP listener: OTLP/HTTP `POST /v1/traces`, `/v1/metrics`, `/v1/logs` and the JSON
+//! query API. `status_of` is the only place errors become HTTP status codes.
 
 use std::io::Read as _;
 
@@ -10,13 +10,20 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message as _;
 
 use crate::api::{parse_list_query, ErrorJson, SummaryJson, TraceList, TraceResponse};
-use crate::{json, otlp, Error, StoreHandle, TraceId};
+use crate::logs::{self, LogSinkHandle};
+use crate::{json, otlp, Error, MetricStore, StoreHandle, TraceConfig, TraceId};
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
@@ -24,20 +31,120 @@ const JSON: &str = "application/json";
 #[derive(Clone)]
 struct Receiver {
     store: StoreHandle,
+    metrics: MetricStore,
+    logs: Option<LogSinkHandle>,
     max_request_bytes: usize,
 }
 
-/// The HTTP routes over `store`, for serving or for `tower::ServiceExt::oneshot` in tests.
+/// The HTTP routes of `config`, for serving or for `tower::ServiceExt::oneshot` in tests:
+/// `POST /v1/traces`, `/v1/metrics`, `/v1/logs` (only with a log sink) and the trace API.
 /// Export bodies over `max_request_bytes` (compressed or inflated) are refused with 413.
-pub fn router(store: StoreHandle, max_request_bytes: usize) -> Router {
-    Router::new()
-        .route("/v1/traces", post(export))
+pub fn router(config: &TraceConfig) -> Router {
+    let receiver = Receiver {
+        store: config.store.clone(),
+        metrics: config.metrics.clone(),
+        logs: config.logs.clone(),
+        max_request_bytes: config.max_request_bytes,
+    };
+    let mut router = Router::new()
+        .route(
+            "/v1/traces",
+            post(
+                |State(r): State<Receiver>, headers: HeaderMap, body: Body| async move {
+                    export::<ExportTraceServiceRequest, _>(&r, &headers, body, |request| {
+                        otlp::export(&r.store, request)
+                    })
+                    .await
+                },
+            ),
+        )
+        .route(
+            "/v1/metrics",
+            post(
+                |State(r): State<Receiver>, headers: HeaderMap, body: Body| async move {
+                    export::<ExportMetricsServiceRequest, _>(&r, &headers, body, |request| {
+                        r.metrics.export(request)
+                    })
+                    .await
+                },
+            ),
+        );
+    if receiver.logs.is_some() {
+        router = router.route(
+            "/v1/logs",
+            post(
+                |State(r): State<Receiver>, headers: HeaderMap, body: Body| async move {
+                    let Some(sink) = r.logs.clone() else {
+                        return StatusCode::NOT_FOUND.into_response();
+                    };
+                    export::<ExportLogsServiceRequest, _>(&r, &headers, body, |request| {
+                        logs::export(&sink, request)
+                    })
+                    .await
+                },
+            ),
+        );
+    }
+    router
         .route("/api/traces", get(list))
         .route("/api/traces/{trace_id}", get(trace))
-        .with_state(Receiver {
-            store,
-            max_request_bytes,
-        })
+        .with_state(receiver)
+}
+
+/// An OTLP export request type, with its response, in both encodings.
+trait Signal: prost::Message + Default + Sized {
+    type Response: prost::Message;
+    fn from_json(body: &[u8]) -> Result<Self, Error>;
+    /// Protobuf JSON of the response: `{}` or its partial success (int64 as a string).
+    fn response_json(response: &Self::Response) -> serde_json::Value;
+}
+
+impl Signal for ExportTraceServiceRequest {
+    type Response = ExportTraceServiceResponse;
+    fn from_json(body: &[u8]) -> Result<Self, Error> {
+        json::decode(body)
+    }
+    fn response_json(response: &Self::Response) -> serde_json::Value {
+        match &response.partial_success {
+            Some(partial) => serde_json::json!({"partialSuccess": {
+                "rejectedSpans": partial.rejected_spans.to_string(),
+                "errorMessage": partial.error_message,
+            }}),
+            None => serde_json::json!({}),
+        }
+    }
+}
+
+impl Signal for ExportMetricsServiceRequest {
+    type Response = ExportMetricsServiceResponse;
+    fn from_json(body: &[u8]) -> Result<Self, Error> {
+        json::metrics::decode(body)
+    }
+    fn response_json(response: &Self::Response) -> serde_json::Value {
+        match &response.partial_success {
+            Some(partial) => serde_json::json!({"partialSuccess": {
+                "rejectedDataPoints": partial.rejected_data_points.to_string(),
+                "errorMessage": partial.error_message,
+            }}),
+            None => serde_json::json!({}),
+        }
+    }
+}
+
+impl Signal for ExportLogsServiceRequest {
+    type Response = ExportLogsServiceResponse;
+    fn from_json(body: &[u8]) -> Result<Self, Error> {
+        json::logs::decode(body)
+    }
+    fn response_json(response: &Self::Response) -> serde_json::Value {
+        match &response.partial_success {
+            Some(partial) => serde_json::json!({"partialSuccess": {
+                "rejectedLogRecords": partial.rejected_log_records.to_string(),
+                "errorMessage": partial.error_message,
+            }}),
+            None => serde_json::json!({}),
+        }
+    }
 }
 
 fn status_of(error: &Error) -> StatusCode {
@@ -47,10 +154,11 @@ fn status_of(error: &Error) -> StatusCode {
             StatusCode::UNSUPPORTED_MEDIA_TYPE
         }
         Error::TraceNotFound(_) => StatusCode::NOT_FOUND,
-        Error::InvalidConfig(_) | Error::Http(_) | Error::Grpc(_) => {
+        Error::InvalidConfig(_) | Error::Http(_) | Error::Grpc(_) | Error::LogSink(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
-        Error::InvalidId { .. }
+        Error::NoDataPointAccepted { .. }
+        | Error::InvalidId { .. }
         | Error::MalformedJson(_)
         | Error::MalformedProtobuf(_)
         | Error::MalformedGzip(_)
@@ -77,31 +185,42 @@ struct RpcStatus {
     message: String,
 }
 
-async fn export(State(receiver): State<Receiver>, headers: HeaderMap, body: Body) -> Response {
+async fn export<S: Signal, F>(
+    receiver: &Receiver,
+    headers: &HeaderMap,
+    body: Body,
+    handle: F,
+) -> Response
+where
+    F: FnOnce(S) -> Result<S::Response, Error>,
+{
     // Errors before the encoding is known are answered in JSON, the readable one.
-    let encoding = match content_type(&headers) {
+    let encoding = match content_type(headers) {
         Ok(encoding) => encoding,
         Err(error) => return otlp_error(Encoding::Json, &error),
     };
-    match receive(&receiver, &headers, body, encoding).await {
+    let result = receive::<S>(receiver, headers, body, encoding)
+        .await
+        .and_then(handle);
+    match result {
         Ok(response) => match encoding {
             Encoding::Protobuf => (
                 [(header::CONTENT_TYPE, HeaderValue::from_static(PROTOBUF))],
                 response.encode_to_vec(),
             )
                 .into_response(),
-            Encoding::Json => Json(partial_success_json(&response)).into_response(),
+            Encoding::Json => Json(S::response_json(&response)).into_response(),
         },
         Err(error) => otlp_error(encoding, &error),
     }
 }
 
-async fn receive(
+async fn receive<S: Signal>(
     receiver: &Receiver,
     headers: &HeaderMap,
     body: Body,
     encoding: Encoding,
-) -> Result<ExportTraceServiceResponse, Error> {
+) -> Result<S, Error> {
     let limit = receiver.max_request_bytes;
     let gzip = gzip_encoded(headers)?;
     let body = Limited::new(body, limit)
@@ -117,12 +236,12 @@ async fn receive(
     } else {
         body
     };
-    let request = match encoding {
-        Encoding::Protobuf => ExportTraceServiceRequest::decode(body)
-            .map_err(|error| Error::MalformedProtobuf(error.to_string()))?,
-        Encoding::Json => json::decode(&body)?,
-    };
-    otlp::export(&receiver.store, request)
+    match encoding {
+        Encoding::Protobuf => {
+            S::decode(body).map_err(|error| Error::MalformedProtobuf(error.to_string()))
+        }
+        Encoding::Json => S::from_json(&body),
+    }
 }
 
 fn content_type(headers: &HeaderMap) -> Result<Encoding, Error> {
@@ -165,17 +284,6 @@ fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, Error> {
         return Err(Error::TooLarge { limit });
     }
     Ok(inflated)
-}
-
-/// Protobuf JSON of `ExportTraceServiceResponse` (int64 as a string).
-fn partial_success_json(response: &ExportTraceServiceResponse) -> serde_json::Value {
-    match &response.partial_success {
-        Some(partial) => serde_json::json!({"partialSuccess": {
-            "rejectedSpans": partial.rejected_spans.to_string(),
-            "errorMessage": partial.error_message,
-        }}),
-        None => serde_json::json!({}),
-    }
 }
 
 fn otlp_error(encoding: Encoding, error: &Error) -> Response {

@@ -7,7 +7,8 @@ use futures::FutureExt as _;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
-use crate::{grpc, routes, Error, StoreHandle};
+use crate::logs::LogSinkHandle;
+use crate::{grpc, routes, Error, MetricStore, StoreHandle};
 
 /// Where `tern up` binds OTLP/gRPC: the standard port, loopback only.
 pub const DEFAULT_GRPC_ADDR: SocketAddr =
@@ -28,6 +29,11 @@ pub struct TraceConfig {
     /// The largest export request accepted, in bytes, checked before and after inflating
     /// gzip: a gRPC message, an HTTP body. Default [`DEFAULT_MAX_REQUEST_BYTES`].
     pub max_request_bytes: usize,
+    /// Where received OTLP metrics go (serve them with [`MetricStore::register`]).
+    pub metrics: MetricStore,
+    /// Where received OTLP log records go; without one, the logs service is not served
+    /// (gRPC UNIMPLEMENTED, HTTP 404).
+    pub logs: Option<LogSinkHandle>,
 }
 
 impl Default for TraceConfig {
@@ -35,6 +41,8 @@ impl Default for TraceConfig {
         TraceConfig {
             store: StoreHandle::default(),
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            metrics: MetricStore::default(),
+            logs: None,
         }
     }
 }
@@ -72,6 +80,11 @@ impl TraceServer {
         self.config.store.clone()
     }
 
+    /// The metrics this server receives.
+    pub fn metrics(&self) -> MetricStore {
+        self.config.metrics.clone()
+    }
+
     /// Serves both listeners until `shutdown` resolves, then stops accepting and lets
     /// requests in flight finish. An error of either server stops both.
     pub async fn serve(
@@ -80,15 +93,19 @@ impl TraceServer {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
         let shutdown = shutdown.shared();
+        let router = routes::router(&self.config);
         let TraceConfig {
             store,
             max_request_bytes,
+            metrics,
+            logs,
         } = self.config;
         let grpc = tonic::transport::Server::builder()
-            .add_service(grpc::service(store.clone(), max_request_bytes))
+            .add_service(grpc::service(store, max_request_bytes))
+            .add_service(grpc::metrics_service(metrics, max_request_bytes))
+            .add_optional_service(logs.map(|sink| grpc::logs_service(sink, max_request_bytes)))
             .serve_with_incoming_shutdown(TcpListenerStream::new(listeners.grpc), shutdown.clone());
-        let http = axum::serve(listeners.http, routes::router(store, max_request_bytes))
-            .with_graceful_shutdown(shutdown);
+        let http = axum::serve(listeners.http, router).with_graceful_shutdown(shutdown);
         tokio::try_join!(async { grpc.await.map_err(Error::Grpc) }, async {
             http.await.map_err(Error::Http)
         },)?;

@@ -1,9 +1,10 @@
 //! What `tern up` runs to collect telemetry (`[telemetry]`), as platform components: the
-//! OTLP receiver with its trace store and query API, and the StatsD receiver with the
-//! `/metrics` endpoint that serves what it received; and [`replica_env`], the environment
-//! that points replicas at them.
+//! OTLP receiver with its trace store and query API (OTLP metrics go to the StatsD
+//! receiver's `/metrics`, OTLP logs to the service logs of `tern logs`), and the StatsD
+//! receiver with the `/metrics` endpoint that serves what it and the OTLP receiver
+//! received; and [`replica_env`], the environment that points replicas at them.
 
-use std::{collections::BTreeMap, net::SocketAddr};
+use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, sync::Arc};
 
 use axum::{extract::State, http::HeaderMap, response::IntoResponse, routing::get, Router};
 use tern_lifecycle::{BoxError, Component, Scope};
@@ -14,6 +15,54 @@ pub(crate) struct TraceCollector {
     pub grpc: SocketAddr,
     pub http: SocketAddr,
     pub max_spans: u32,
+    /// Where OTLP metrics go (served by [`StatsdCollector`]'s endpoint).
+    pub metrics: tern_traces::MetricStore,
+    /// Where OTLP log records go.
+    pub logs: OtlpLogs,
+}
+
+/// OTLP log records → the service logs (`DATA_DIR/logs/SERVICE/otlp-current.log`, the
+/// supervisor's bound per service), shipped to the broker like replicas' lines when a
+/// tap is given.
+#[derive(Debug)]
+pub(crate) struct OtlpLogs {
+    store: tern_logs::LogStore,
+}
+
+impl OtlpLogs {
+    pub(crate) fn new(
+        root: PathBuf,
+        max_bytes_per_service: u64,
+        tap: Option<Arc<dyn tern_logs::LogTap>>,
+    ) -> Self {
+        let store = tern_logs::LogStore::new(root, max_bytes_per_service)
+            .with_source(tern_logs::Source::Otlp);
+        OtlpLogs {
+            store: match tap {
+                Some(tap) => store.with_tap(tap),
+                None => store,
+            },
+        }
+    }
+}
+
+impl tern_traces::LogSink for OtlpLogs {
+    fn write(&self, records: Vec<tern_traces::LogRecord>) -> Result<(), String> {
+        for record in records {
+            self.store
+                .writer(&directory_name(&record.service))
+                .and_then(|log| {
+                    log.append(
+                        &record.replica,
+                        tern_logs::Stream::Otlp,
+                        record.time,
+                        record.line.as_bytes(),
+                    )
+                })
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
 }
 
 impl Component for TraceCollector {
@@ -27,6 +76,8 @@ impl Component for TraceCollector {
         ));
         let server = tern_traces::TraceServer::build(tern_traces::TraceConfig {
             store,
+            metrics: self.metrics,
+            logs: Some(Arc::new(self.logs)),
             ..tern_traces::TraceConfig::default()
         })?;
         let grpc = tokio::net::TcpListener::bind(self.grpc)
@@ -44,8 +95,27 @@ impl Component for TraceCollector {
     }
 }
 
-/// The StatsD receiver and its Prometheus endpoint.
-pub(crate) struct StatsdCollector(pub StatsdSpec);
+/// A service name as a log directory: the name itself unless it could climb out of the
+/// root or hide (`/`, `\\`, NUL become `_`; leading dots go).
+fn directory_name(service: &str) -> String {
+    let name: String = service
+        .chars()
+        .map(|c| {
+            if matches!(c, '/' | '\\' | '\0') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    match name.trim_start_matches('.') {
+        "" => tern_traces::UNKNOWN_SERVICE.to_owned(),
+        name => name.to_owned(),
+    }
+}
+
+/// The StatsD receiver and its Prometheus endpoint, which also serves the OTLP metrics.
+pub(crate) struct StatsdCollector(pub StatsdSpec, pub tern_traces::MetricStore);
 
 impl Component for StatsdCollector {
     /// The UDP address StatsD clients send to.
@@ -55,6 +125,7 @@ impl Component for StatsdCollector {
     async fn start(self, scope: &Scope) -> Result<SocketAddr, BoxError> {
         let StatsdSpec { listen, metrics } = self.0;
         let registry = tern_metrics::Registry::new();
+        self.1.register(&registry);
         let server =
             tern_statsd::StatsdServer::build(tern_statsd::StatsdConfig::new(registry.clone()))?;
         let socket = tokio::net::UdpSocket::bind(listen)
@@ -79,7 +150,7 @@ impl Component for StatsdCollector {
     }
 }
 
-/// `GET /metrics` of what StatsD received (OpenMetrics when asked for).
+/// `GET /metrics` of what StatsD and OTLP received (OpenMetrics when asked for).
 async fn scrape(
     State(registry): State<tern_metrics::Registry>,
     headers: HeaderMap,

@@ -1,5 +1,5 @@
 //! What `tern up` runs for a [`Platform`]: the embedded registry (unless the file points at
-//! an external one), the embedded broker, the telemetry collectors, log shipping, the
+//! an external one), the embedded broker, log shipping, the telemetry collectors, the
 //! supervisor with every service's replicas, and its control API, each a
 //! [`tern_lifecycle::Component`] started in that order (each needs what the ones before it
 //! give) and stopped in the reverse order: the control API first, then the replicas
@@ -26,7 +26,7 @@ pub use detach::{detach, running, Detached};
 
 use crate::{
     broker::EmbeddedBroker,
-    collectors::{replica_env, StatsdCollector, TraceCollector},
+    collectors::{replica_env, OtlpLogs, StatsdCollector, TraceCollector},
     log_shipping::{Destination, LogShipping},
     registry::EmbeddedRegistry,
     supervisor::{ControlApi, Supervision},
@@ -142,6 +142,12 @@ async fn start(
         ),
         BrokerSpec::Off => (None, None),
     };
+    // Log shipping first: the OTLP receiver's log records are shipped too.
+    let log_tap = match destination {
+        Some(destination) => Some(lifecycle.start(LogShipping(destination)).await?),
+        None => None,
+    };
+    let otlp_metrics = tern_traces::MetricStore::default();
     let otlp = match &platform.telemetry.traces {
         TracesSpec::Embedded {
             grpc,
@@ -153,6 +159,12 @@ async fn start(
                     grpc: *grpc,
                     http: *http,
                     max_spans: *max_spans,
+                    metrics: otlp_metrics.clone(),
+                    logs: OtlpLogs::new(
+                        data_dir.join("logs"),
+                        platform.supervisor.log_max_bytes,
+                        log_tap.clone(),
+                    ),
                 })
                 .await?
                 .to_string(),
@@ -161,11 +173,11 @@ async fn start(
         TracesSpec::Off => None,
     };
     let statsd = match &platform.telemetry.statsd {
-        Some(spec) => Some(lifecycle.start(StatsdCollector(*spec)).await?),
-        None => None,
-    };
-    let log_tap = match destination {
-        Some(destination) => Some(lifecycle.start(LogShipping(destination)).await?),
+        Some(spec) => Some(
+            lifecycle
+                .start(StatsdCollector(*spec, otlp_metrics))
+                .await?,
+        ),
         None => None,
     };
     let supervisor = lifecycle

@@ -135,3 +135,60 @@ fn a_torn_stored_line_waits_until_it_is_complete() {
     );
     assert_eq!(follower.skipped(), 0);
 }
+
+/// The OTLP receiver's records and the replicas' output are two writers of one service,
+/// each with its own files and rotation; readers merge them by time.
+#[test]
+fn otlp_records_and_replica_output_are_merged_by_time_and_rotate_apart() {
+    use tern_logs::{Source, Stream, OTLP_CURRENT_FILE, OTLP_PREVIOUS_FILE};
+    let dir = tempfile::tempdir().unwrap();
+    let output = LogStore::new(dir.path().to_owned(), 1000)
+        .writer("s")
+        .unwrap();
+    let otlp = LogStore::new(dir.path().to_owned(), 1000)
+        .with_source(Source::Otlp)
+        .writer("s")
+        .unwrap();
+    let mut follower = Follower::new(dir.path(), Query::default());
+    output
+        .append("s-1", Stream::Stdout, at(0), b"out 0")
+        .unwrap();
+    otlp.append("s-1", Stream::Otlp, at(1), b"{\"level\":\"INFO\"}")
+        .unwrap();
+    output
+        .append("s-1", Stream::Stdout, at(2), b"out 2")
+        .unwrap();
+    let lines: Vec<(Stream, String)> = follower
+        .poll()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.stream, r.line))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (Stream::Stdout, "out 0".to_owned()),
+            (Stream::Otlp, "{\"level\":\"INFO\"}".to_owned()),
+            (Stream::Stdout, "out 2".to_owned()),
+        ]
+    );
+    // Enough OTLP records to rotate its pair once (at half of 1000 bytes): the output's files
+    // are untouched, and the follower still reads every new record once.
+    for n in 3..10 {
+        otlp.append("s-1", Stream::Otlp, at(n), format!("record {n}").as_bytes())
+            .unwrap();
+    }
+    assert!(dir.path().join("s").join(OTLP_PREVIOUS_FILE).exists());
+    assert!(dir.path().join("s").join(OTLP_CURRENT_FILE).exists());
+    assert!(!dir.path().join("s").join(tern_logs::PREVIOUS_FILE).exists());
+    let later: Vec<String> = follower
+        .poll()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.line)
+        .collect();
+    assert_eq!(
+        later,
+        (3..10).map(|n| format!("record {n}")).collect::<Vec<_>>()
+    );
+}

@@ -8,7 +8,8 @@
 //! 64-bit integers as numbers or decimal strings; enums as numbers or names; doubles as
 //! numbers or `"NaN"`/`"Infinity"`/`"-Infinity"`; bytes as standard or URL-safe base64;
 //! unknown fields ignored. Span links, scopes and dropped counts are not kept by the store
-//! and are skipped unread.
+//! and are skipped unread. `metrics.rs` and `logs.rs` decode the other two signals with
+//! the same value types.
 
 use base64::Engine as _;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -21,10 +22,18 @@ use serde::Deserialize;
 use crate::ids::decode_hex;
 use crate::Error;
 
+pub(crate) mod logs;
+pub(crate) mod metrics;
+
 /// Decodes an OTLP/JSON `ExportTraceServiceRequest`; the error names the JSON path.
 pub(crate) fn decode(body: &[u8]) -> Result<ExportTraceServiceRequest, Error> {
+    decode_as::<Request>(body).map(Request::into_otlp)
+}
+
+/// Decodes one JSON document as `T`; the error names the JSON path and position.
+fn decode_as<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let request: Request = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+    let request: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if path == "." {
@@ -36,7 +45,7 @@ pub(crate) fn decode(body: &[u8]) -> Result<ExportTraceServiceRequest, Error> {
     deserializer
         .end()
         .map_err(|e| Error::MalformedJson(e.to_string()))?;
-    Ok(request.into_otlp())
+    Ok(request)
 }
 
 #[derive(Deserialize)]
