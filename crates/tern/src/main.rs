@@ -5,6 +5,7 @@ mod broker_cmd;
 mod ctl;
 mod kv_cmd;
 mod logs_cmd;
+mod new_cmd;
 mod registry_cmd;
 mod service_cmd;
 mod table;
@@ -47,6 +48,8 @@ struct PlatformArgs {
 enum Command {
     /// Write the default stack, commented, to tern.toml here (never over an existing file).
     Init,
+    /// Create a service from a template in services/NAME and declare it in tern.toml.
+    New(new_cmd::NewArgs),
     /// Run the platform of tern.toml: the registry and every service, supervised.
     Up(up::UpArgs),
     /// Stop a running platform: services deregister and drain, then the registry stops.
@@ -135,6 +138,7 @@ fn run(cli: Cli) -> Result<()> {
         || tokio::runtime::Runtime::new().context("cannot start the async runtime");
     match command {
         Command::Init => up::init(cli.platform.file),
+        Command::New(args) => new_cmd::run(args, &located),
         Command::Up(args) => up::run(args, &located),
         Command::Down(args) => client_runtime()?.block_on(ctl::down(args, data_dir)),
         Command::Ps(args) => client_runtime()?.block_on(ctl::ps(args, data_dir)),

@@ -1,0 +1,6 @@
+//! Compiles proto/{{name}}.proto into tonic + prost code and the descriptor set the REST
+//! routes and the OpenAPI document are made from.
+
+fn main() -> Result<(), tern_proto_build::Error> {
+    tern_proto_build::compile("{{name}}", &["{{name}}.proto"], &["proto"])
+}
