@@ -57,6 +57,12 @@ impl Context {
             "TERN_DATA_DIR".into(),
             self.data_dir.to_string_lossy().into_owned(),
         );
+        // Consul's own variables, read by its CLI and clients (py-consul, Go's api), so a
+        // program that registers itself reaches the platform's registry unconfigured.
+        env.insert("CONSUL_HTTP_ADDR".into(), self.registry.clone());
+        if let Some(token) = &self.token {
+            env.insert("CONSUL_HTTP_TOKEN".into(), token.clone());
+        }
         env.extend(spec.env.clone());
         otel_env(&mut env, spec, id);
         match &spec.program {

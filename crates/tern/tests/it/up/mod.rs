@@ -4,6 +4,7 @@
 //! discovery client where the issue asks for zero failed calls.
 
 mod commands;
+mod self_registered;
 mod platform;
 
 use std::{
