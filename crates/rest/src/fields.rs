@@ -4,7 +4,7 @@
 //! rejected by the server if and only if the document forbids it.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, RwLock};
 
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{json, Map, Value};
@@ -51,6 +51,25 @@ static REGEXES: LazyLock<HashMap<&'static str, regex::Regex>> = LazyLock::new(||
     .map(|p| (p, regex::Regex::new(p).expect("built-in pattern compiles")))
     .collect()
 });
+
+/// Field rules' patterns, compiled once (they were checked when the contract was read).
+static PATTERNS: LazyLock<RwLock<HashMap<String, regex::Regex>>> = LazyLock::new(Default::default);
+
+fn pattern_matches(pattern: &str, text: &str) -> bool {
+    if let Ok(patterns) = PATTERNS.read() {
+        if let Some(regex) = patterns.get(pattern) {
+            return regex.is_match(text);
+        }
+    }
+    let Ok(regex) = regex::Regex::new(pattern) else {
+        return false;
+    };
+    let matched = regex.is_match(text);
+    if let Ok(mut patterns) = PATTERNS.write() {
+        patterns.insert(pattern.to_owned(), regex);
+    }
+    matched
+}
 
 fn builtin(pattern: &str, text: &str) -> bool {
     REGEXES.get(pattern).is_some_and(|r| r.is_match(text))
@@ -466,7 +485,7 @@ fn check_rules(value: &Value, rule: Option<&FieldRules>) -> Result<(), String> {
             ));
         }
         if let Some(p) = &rule.pattern {
-            if !regex::Regex::new(p).is_ok_and(|r| r.is_match(s)) {
+            if !pattern_matches(p, s) {
                 return Err(format!(
                     "{} does not match the pattern {p:?}",
                     describe(value)
