@@ -26,10 +26,11 @@ async fn prometheus_discovers_scrapes_and_forgets_a_registered_service() {
     let api = Api::over(registry.handle.clone());
     let prometheus = Prometheus::start(&binary, &config(registry.http)).await;
 
-    // Prometheus scrapes itself: its own `/metrics`, registered like any other service.
+    // Prometheus scrapes itself: its own `/metrics`, registered like any other service,
+    // without an address (as py-consul registers by default): the target is the node's,
+    // and the empty `__meta_consul_service_address` is no label at all to Prometheus.
     api.register(json!({
-        "Name": SERVICE, "ID": INSTANCE_ID,
-        "Address": "127.0.0.1", "Port": prometheus.addr.port(),
+        "Name": SERVICE, "ID": INSTANCE_ID, "Port": prometheus.addr.port(),
         "Tags": ["monitoring"], "Meta": {"metrics_path": "/metrics"},
         "Check": {"TTL": "10m", "Status": "passing"},
     }))
@@ -53,7 +54,6 @@ async fn prometheus_discovers_scrapes_and_forgets_a_registered_service() {
           "__meta_consul_health": "passing",
           "__meta_consul_node": "tern",
           "__meta_consul_service": "prometheus-self",
-          "__meta_consul_service_address": "127.0.0.1",
           "__meta_consul_service_id": "prometheus-self-1",
           "__meta_consul_service_metadata_metrics_path": "/metrics",
           "__meta_consul_service_port": "PORT",
