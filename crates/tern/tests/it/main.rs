@@ -6,6 +6,7 @@ mod import;
 mod init;
 mod kv;
 mod logs;
+mod new;
 mod registry;
 mod service;
 mod support;
