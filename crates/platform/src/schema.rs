@@ -110,6 +110,10 @@ pub(crate) fn schema() -> Value {
                         "type": "array", "minItems": 1, "items": { "type": "string" },
                         "description": "Any program: the program, then its arguments."
                     },
+                    "build": {
+                        "type": "array", "minItems": 1, "items": { "type": "string" },
+                        "description": "Commands only: what makes the program (e.g. [\"cargo\", \"build\", \"-p\", \"users\"]), run in workdir by `tern up` before anything starts."
+                    },
                     "workdir": { "type": "string", "minLength": 1, "description": "Working directory, relative to the file's directory (the default)." },
                     "register_as": { "type": "string", "pattern": NAME_PATTERN, "description": "Registry service name. Default: the built-in's (\"search-service\") or the table name." },
                     "replicas": { "type": "integer", "minimum": 0, "maximum": u32::MAX, "default": 1, "description": "Processes to run; 0 = declared but stopped." },

@@ -233,6 +233,11 @@ pub struct ServiceSpec {
     /// The service name in the registry.
     pub register_as: String,
     pub program: Program,
+    /// A command that makes the program (`build`, e.g. `["cargo", "build", "-p", "users"]`),
+    /// run in `workdir` by `tern up` before anything starts. Not part of the revision: what
+    /// it builds is the program the revision names.
+    #[serde(default)]
+    pub build: Option<Vec<String>>,
     /// The working directory of its processes, absolute.
     pub workdir: PathBuf,
     /// How many processes to keep running; 0 means declared but stopped.
@@ -278,7 +283,8 @@ impl ServiceSpec {
     /// (a process registers itself under that name, so a rename needs new processes), and
     /// `register`, `tags`, `meta`, `metrics_path` (registered when a replica starts), these
     /// four only when not the default, so older definitions keep their hash.
-    /// Not counted, because the supervisor applies them to running processes: `replicas`
+    /// Not counted: `build` (it makes the program named above), and, because the supervisor
+    /// applies them to running processes, `replicas`
     /// (scaling is not a new revision), `restart`, `unhealthy_restart_after`,
     /// `readiness_timeout`, `restart_on_change`, `depends_on`, `drain`, `stop_timeout`.
     ///

@@ -106,16 +106,18 @@ pub(crate) fn service_table(lang: Lang) -> &'static str {
     }
 }
 
-const RUST_TABLE: &str = r#"# Added by `tern new {{name}}`: the Rust service in services/{{name}} (`cargo build -p {{name}}`
-# first). It serves gRPC and REST on the PORT it is given and is registered as `{{name}}`.
+const RUST_TABLE: &str = r#"# Added by `tern new {{name}}`: the Rust service in services/{{name}}, built by `tern up`
+# first. It serves gRPC and REST on the PORT it is given and is registered as `{{name}}`.
 [services.{{name}}]
+build = ["cargo", "build", "-p", "{{name}}"]
 command = ["target/debug/{{name}}"]
 health = { kind = "grpc" }
 "#;
 
 const PYTHON_TABLE: &str = r#"# Added by `tern new {{name}} --lang python`: FastAPI + uvicorn in services/{{name}}, run from
-# its own venv (`python3 -m venv .venv && .venv/bin/pip install -r requirements.txt` there).
+# its own venv, which `tern up` makes the first time (the `build` below).
 [services.{{name}}]
+build = ["sh", "-c", "test -x .venv/bin/python || (python3 -m venv .venv && .venv/bin/pip install -q -r requirements.txt)"]
 command = [".venv/bin/opentelemetry-instrument", ".venv/bin/python", "-m", "{{module}}"]
 workdir = "services/{{name}}"
 health = { kind = "http", path = "/healthz" }

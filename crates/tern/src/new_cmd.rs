@@ -47,11 +47,11 @@ pub fn run(args: NewArgs, located: &Located) -> Result<()> {
     }
     match lang {
         Lang::Rust => println!(
-            "next: `cargo build -p {0}` then `tern up`; `cargo test -p {0}` runs its tests",
+            "next: `tern up` (it builds the service first); `cargo test -p {}` runs its tests",
             args.name
         ),
         Lang::Python => println!(
-            "next: `cd {} && python3 -m venv .venv && .venv/bin/pip install -r requirements.txt`, then `tern up`",
+            "next: `tern up` (it makes the service's venv first); its tests: `.venv/bin/python -m pytest` in {}",
             created.dir.display()
         ),
     }

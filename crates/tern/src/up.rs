@@ -94,6 +94,9 @@ pub fn run(args: UpArgs, located: &Located) -> Result<()> {
     let data_dir = platform.supervisor.data_dir.clone();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     if args.detach {
+        // Built here, with the output on this terminal and before the wait for health
+        // starts; the background `tern up` finds them built.
+        runtime.block_on(tern_up::build(&platform))?;
         let mut command = std::process::Command::new(std::env::current_exe()?);
         command.arg("up").arg("--file").arg(&file);
         command.arg("--data-dir").arg(&data_dir);

@@ -5,10 +5,12 @@
 //! give) and stopped in the reverse order: the control API first, then the replicas
 //! (deregistered and drained while the registry and broker still serve), the registry last.
 //!
+//! Before anything starts, the services' `build` commands run ([`build`]).
 //! [`run`] serves in the foreground until its `shutdown` future resolves, `tern down` asks
 //! the supervisor to stop, or a component fails; [`detach`] starts `tern up` in the
 //! background and returns once every replica is healthy.
 
+mod build;
 mod broker;
 mod collectors;
 mod detach;
@@ -22,6 +24,7 @@ use tern_lifecycle::Lifecycle;
 use tern_platform::{BrokerSpec, Platform, RegistrySpec, TracesSpec};
 use tern_supervisor::{Supervisor, SupervisorConfig};
 
+pub use build::build;
 pub use detach::{detach, running, Detached};
 
 use crate::{
@@ -46,6 +49,13 @@ pub enum Error {
     /// `tern up --detach` could not start the background supervisor or see it healthy.
     #[error("{0}")]
     Detach(String),
+    /// A service's `build` command failed.
+    #[error("the build of service {service} (`{command}`) failed: {status}")]
+    Build {
+        service: String,
+        command: String,
+        status: String,
+    },
     #[error("{what}")]
     Io {
         what: String,
@@ -64,6 +74,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
     ensure_not_running(&platform.supervisor.data_dir)?;
+    build(&platform).await?;
     let mut lifecycle = Lifecycle::new();
     let served = match start(&mut lifecycle, file, platform, executable).await {
         Ok(supervisor) => {

@@ -49,6 +49,7 @@ pub(crate) const BROKER_KEYS: &[&str] = &[
 pub(crate) const REGISTRY_KEYS: &[&str] = &["dns", "embedded", "external", "http", "token"];
 pub(crate) const SUPERVISOR_KEYS: &[&str] = &["data_dir", "log_max_bytes"];
 pub(crate) const SERVICE_KEYS: &[&str] = &[
+    "build",
     "builtin",
     "command",
     "config_prefix",

@@ -104,6 +104,14 @@ impl Cx<'_> {
         let t = self.table(&entry.value, key, SERVICE_KEYS)?;
         let program = self.program(t, entry, key)?;
         let workdir = self.opt(t, key, "workdir", |n, k| self.path(n, k, root))?;
+        let build = self.opt(t, key, "build", |n, k| self.command(n, k))?;
+        if let (Program::Builtin(_), Some((e, _))) = (&program, &build) {
+            return Err(self.err(
+                &e.key,
+                &child(key, "build"),
+                "applies only to `command` services: a built-in is part of tern",
+            ));
+        }
         let register_as = self.opt(t, key, "register_as", |n, k| {
             let s = self.string(n, k, "a service name")?;
             if !is_service_name(s) {
@@ -200,6 +208,7 @@ impl Cx<'_> {
                     .map_or(default_register_as, |(_, r)| r)
                     .to_owned(),
                 program,
+                build: build.map(|(_, b)| b),
                 workdir: workdir.map_or_else(|| root.to_path_buf(), |(_, w)| w),
                 replicas: replicas.map_or(DEFAULT_REPLICAS, |(_, r)| r),
                 env: env_vars.map(|(_, e)| e).unwrap_or_default(),

@@ -85,8 +85,8 @@ fn the_examples_in_the_docs_are_valid() {
         .collect();
     assert_eq!(
         blocks.len(),
-        3,
-        "the default stack, an overlay, a fuller example"
+        4,
+        "the default stack, an overlay, a fuller example, a self-registering program"
     );
     let root = Path::new("/proj");
     for block in &blocks {

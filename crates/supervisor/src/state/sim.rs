@@ -25,6 +25,7 @@ pub(super) fn spec() -> ServiceSpec {
         name: "web".into(),
         register_as: "web".into(),
         program: Program::Command(vec!["web".into()]),
+        build: None,
         workdir: PathBuf::from("/"),
         replicas: 2,
         env: BTreeMap::new(),

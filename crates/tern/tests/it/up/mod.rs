@@ -4,6 +4,7 @@
 //! discovery client where the issue asks for zero failed calls.
 
 mod commands;
+mod generated;
 mod otel_app;
 mod self_registered;
 mod platform;

@@ -1,0 +1,36 @@
+//! The `build` commands of tern.toml's services, run one after another before anything
+//! starts (`cargo build -p users`, `pip install -r requirements.txt`), their output on the
+//! terminal, so `tern up` on a fresh checkout runs what the file declares.
+
+use tern_platform::Platform;
+
+use crate::Error;
+
+/// Runs every service's `build`, in file order, in the service's `workdir`. The first that
+/// fails stops `tern up` before anything has started.
+pub async fn build(platform: &Platform) -> Result<(), Error> {
+    for service in &platform.services {
+        let Some((program, args)) = service.build.as_ref().and_then(|b| b.split_first()) else {
+            continue;
+        };
+        tracing::info!(service = %service.name, command = %service.build.as_deref().unwrap_or_default().join(" "), "building");
+        let status = tokio::process::Command::new(program)
+            .args(args)
+            .current_dir(&service.workdir)
+            .stdin(std::process::Stdio::null())
+            .status()
+            .await
+            .map_err(|source| Error::Io {
+                what: format!("cannot run the build of service {}: {program}", service.name),
+                source,
+            })?;
+        if !status.success() {
+            return Err(Error::Build {
+                service: service.name.clone(),
+                command: service.build.as_deref().unwrap_or_default().join(" "),
+                status: status.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
