@@ -380,3 +380,49 @@ async fn the_query_api_filters_and_names_bad_requests() {
     }
     server.stop().await;
 }
+
+/// A health probe's trace (root server span with the checker's `User-Agent`, and the
+/// internal children an ASGI app adds) is dropped; a user's request next to it is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_probe_traces_are_dropped_and_requests_kept() {
+    let server = Running::start().await;
+    let span = |trace: &str, id: &str, parent: &str, kind: u8, agent: &str| {
+        json!({
+            "traceId": trace, "spanId": id, "parentSpanId": parent, "kind": kind,
+            "name": "GET /healthz", "startTimeUnixNano": "1", "endTimeUnixNano": "2",
+            "attributes": [{"key": "http.user_agent", "value": {"stringValue": agent}}],
+        })
+    };
+    let probe = "00000000000000000000000000000001";
+    let user = "00000000000000000000000000000002";
+    let reply = post_json(
+        server.http,
+        &json_request(
+            "py",
+            vec![
+                span(probe, "0000000000000002", "0000000000000001", 1, ""),
+                span(
+                    probe,
+                    "0000000000000001",
+                    "",
+                    2,
+                    tern_traces::HEALTH_PROBE_USER_AGENT,
+                ),
+                span(user, "0000000000000003", "", 2, "curl/8.5.0"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!((reply.status, reply.json()), (200, json!({})));
+    assert_eq!(
+        listed(server.http, "?service=py").await,
+        [(user.to_owned(), "GET /healthz".to_owned())]
+    );
+    assert_eq!(
+        get(server.http, &format!("/api/traces/{probe}"))
+            .await
+            .status,
+        404
+    );
+    server.stop().await;
+}
