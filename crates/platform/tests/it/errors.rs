@@ -44,7 +44,7 @@ fn type_errors() {
 
 #[test]
 fn unknown_keys_name_the_allowed_ones() {
-    expect!["tern.toml:3:1: services.search.replica: unknown key, expected one of: builtin, command, config_prefix, depends_on, drain, env, health, meta, metrics_path, readiness_timeout, register, register_as, replicas, restart, restart_on_change, stop_timeout, tags, unhealthy_restart_after, workdir"].assert_eq(&error("[services.search]\nbuiltin = \"search\"\nreplica = 2\n"));
+    expect!["tern.toml:3:1: services.search.replica: unknown key, expected one of: build, builtin, command, config_prefix, depends_on, drain, env, health, meta, metrics_path, readiness_timeout, register, register_as, replicas, restart, restart_on_change, stop_timeout, tags, unhealthy_restart_after, workdir"].assert_eq(&error("[services.search]\nbuiltin = \"search\"\nreplica = 2\n"));
     expect!["tern.toml:2:1: registry.port: unknown key, expected one of: dns, embedded, external, http, token"].assert_eq(&error("[registry]\nport = 8500\n"));
     expect!["tern.toml:3:26: services.a.health.retries: unknown key, expected one of: interval, kind, path, timeout"].assert_eq(&error("[services.a]\ncommand = [\"a\"]\nhealth = { kind = \"tcp\", retries = 3 }\n"));
     expect!["tern.toml:1:1: registy: unknown key, expected one of: broker, registry, services, supervisor, telemetry"]

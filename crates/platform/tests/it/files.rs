@@ -72,6 +72,9 @@ fn the_repository_default_stack() {
     );
     assert_eq!(search.register_as, "search-service");
     assert_eq!(search.replicas, 2);
+    let users = &p.services[1];
+    assert_eq!(users.name, "users");
+    assert!(users.build.is_some());
 }
 
 #[test]

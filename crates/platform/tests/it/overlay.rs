@@ -106,7 +106,7 @@ fn the_base_cannot_override_the_overlay() {
 #[test]
 fn errors_point_into_the_file_they_came_from() {
     let err = |overlay: &str| staging(BASE, overlay).err().map(|e| e.to_string());
-    expect!["tern.staging.toml:3:1: services.search.replica: unknown key, expected one of: builtin, command, config_prefix, depends_on, drain, env, health, meta, metrics_path, readiness_timeout, register, register_as, replicas, restart, restart_on_change, stop_timeout, tags, unhealthy_restart_after, workdir"].assert_eq(&err("\n[services.search]\nreplica = 3\n").unwrap());
+    expect!["tern.staging.toml:3:1: services.search.replica: unknown key, expected one of: build, builtin, command, config_prefix, depends_on, drain, env, health, meta, metrics_path, readiness_timeout, register, register_as, replicas, restart, restart_on_change, stop_timeout, tags, unhealthy_restart_after, workdir"].assert_eq(&err("\n[services.search]\nreplica = 3\n").unwrap());
     expect!["tern.staging.toml:2:12: services.search.replicas: expected a non-negative integer, found a string"].assert_eq(&err("[services.search]\nreplicas = \"three\"\n").unwrap());
     expect![
         "tern.staging.toml:3:1: invalid TOML: duplicate key `replicas` in table `services.search`"

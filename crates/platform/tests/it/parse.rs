@@ -94,6 +94,7 @@ fn a_full_file() {
                             "0",
                         ],
                     ),
+                    build: None,
                     workdir: "/proj/services/py",
                     replicas: 0,
                     env: {},
@@ -123,6 +124,7 @@ fn a_full_file() {
                     program: Builtin(
                         Search,
                     ),
+                    build: None,
                     workdir: "/proj",
                     replicas: 2,
                     env: {
@@ -198,6 +200,7 @@ fn defaults() {
                     program: Builtin(
                         Search,
                     ),
+                    build: None,
                     workdir: "/proj",
                     replicas: 1,
                     env: {},
@@ -227,6 +230,7 @@ fn defaults() {
                             "./worker",
                         ],
                     ),
+                    build: None,
                     workdir: "/proj",
                     replicas: 1,
                     env: {},
