@@ -63,7 +63,7 @@ fn the_repository_default_stack() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tern.toml");
     let p = load(&path, None).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(p.registry, RegistrySpec::default());
-    assert_eq!(p.services.len(), 1);
+    assert_eq!(p.services.len(), 2);
     let search = &p.services[0];
     assert_eq!(search.name, "search");
     assert_eq!(
