@@ -228,7 +228,7 @@ async fn follow(
 
 /// Makes one replica's registry calls in order; a deregistration is reported done (also
 /// when it failed: the stop goes on without it). With `found` (a self-registered
-/// program) deregistrations remove the registration found, if any, and forget it.
+/// program) deregistrations remove the registration found, if any, then forget it.
 async fn registry_calls(
     slot: Slot,
     id: String,
@@ -238,8 +238,17 @@ async fn registry_calls(
     inputs: mpsc::WeakUnboundedSender<Input>,
 ) {
     let target = |found: &Option<FoundId>| match found {
-        Some(found) => crate::lock(found).take(),
+        Some(found) => crate::lock(found).clone(),
         None => Some(id.clone()),
+    };
+    // Forgotten once gone (not before: the search may see it again until then).
+    let forget = |found: &Option<FoundId>, gone: &str| {
+        if let Some(found) = found {
+            let mut found = crate::lock(found);
+            if found.as_deref() == Some(gone) {
+                *found = None;
+            }
+        }
     };
     while let Some(call) = calls.recv().await {
         let event = match call {
@@ -256,12 +265,14 @@ async fn registry_calls(
             RegistryCall::Deregister => {
                 if let Some(target) = target(&found) {
                     deregister(&consul, &id, &target).await;
+                    forget(&found, &target);
                 }
                 Event::Deregistered { slot }
             }
             RegistryCall::Remove => {
                 if let Some(target) = target(&found) {
                     deregister(&consul, &id, &target).await;
+                    forget(&found, &target);
                 }
                 continue;
             }

@@ -30,8 +30,8 @@ const SEARCH_EVERY: Duration = Duration::from_millis(200);
 /// How often a found registration is checked again.
 const RECHECK_EVERY: Duration = Duration::from_secs(1);
 
-/// The registry ID a replica's program registered itself under, once found; taken
-/// (emptied) when the supervisor deregisters it.
+/// The registry ID a replica's program registered itself under, once found; forgotten
+/// once the supervisor deregistered it.
 pub(crate) type FoundId = Arc<Mutex<Option<String>>>;
 
 /// Looks for the registration of the process `pid` under service `name` until `exited`
