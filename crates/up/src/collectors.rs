@@ -183,3 +183,76 @@ pub(crate) fn replica_env(
     }
     env
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use tern_traces::LogSink as _;
+
+    use super::*;
+
+    #[derive(Debug, Default)]
+    struct Tapped(Mutex<Vec<tern_logs::Record>>);
+
+    impl tern_logs::LogTap for Tapped {
+        fn line(&self, record: &tern_logs::Record) {
+            self.0.lock().expect("not poisoned").push(record.clone());
+        }
+    }
+
+    #[test]
+    fn otlp_records_are_stored_as_the_services_logs_and_tapped_for_shipping() {
+        let root = std::env::temp_dir().join(format!(
+            "tern-up-otlp-logs-{}-{}",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        let tap = Arc::new(Tapped::default());
+        let logs = OtlpLogs::new(root.clone(), 1 << 20, Some(tap.clone()));
+        let record = |service: &str, line: &str| tern_traces::LogRecord {
+            service: service.to_owned(),
+            replica: format!("{service}-1"),
+            time: UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+            line: line.to_owned(),
+        };
+        logs.write(vec![
+            record("shop", r#"{"level":"INFO","message":"hello"}"#),
+            record("../etc", "climbing"),
+        ])
+        .expect("stored");
+        let stored = tern_logs::read(&root, &tern_logs::Query::default()).expect("read");
+        let summary: Vec<(&str, &str, tern_logs::Stream, &str)> = stored
+            .iter()
+            .map(|r| {
+                (
+                    r.service.as_str(),
+                    r.replica.as_str(),
+                    r.stream,
+                    r.line.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("_etc", "../etc-1", tern_logs::Stream::Otlp, "climbing"),
+                (
+                    "shop",
+                    "shop-1",
+                    tern_logs::Stream::Otlp,
+                    r#"{"level":"INFO","message":"hello"}"#
+                ),
+            ]
+        );
+        assert!(root
+            .join("shop")
+            .join(tern_logs::OTLP_CURRENT_FILE)
+            .exists());
+        assert_eq!(tap.0.lock().expect("not poisoned").len(), 2);
+        std::fs::remove_dir_all(&root).expect("clean up");
+    }
+}
