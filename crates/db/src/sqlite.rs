@@ -1,5 +1,6 @@
 //! SQLite: one file (WAL, `synchronous=FULL`, so an acknowledged write survives `kill -9`),
-//! a few reusable connections, every call on tokio's blocking pool.
+//! a few reusable connections; writes on tokio's blocking pool (they wait for fsync), plain
+//! `SELECT`s inline.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -77,7 +78,8 @@ impl Sqlite {
 
     pub(crate) async fn query(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, Error> {
         let sql = numbered_parameters(sql);
-        self.with_connection(move |connection| {
+        let read_only = is_read_only(&sql);
+        let read = move |connection: &Connection| {
             let mut statement = connection.prepare_cached(&sql)?;
             let columns: Arc<[String]> = statement
                 .column_names()
@@ -93,8 +95,17 @@ impl Sqlite {
                 out.push(Row::new(columns.clone(), values));
             }
             Ok(out)
-        })
-        .await
+        };
+        if read_only {
+            // A read in WAL mode never waits for a writer and takes microseconds: it runs
+            // right here. The blocking pool's hand-off and wake-up cost more than the query
+            // (measured on GET /v1/users/{id}: docs/benchmarks.md).
+            let connection = self.take()?;
+            let result = read(&connection).map_err(|e| query_error(&self.url, e));
+            self.release(connection);
+            return result;
+        }
+        self.with_connection(read).await
     }
 
     pub(crate) async fn migrate(&self, migrations: &[Migration]) -> Result<Vec<u32>, Error> {
@@ -251,6 +262,16 @@ fn query_error(url: &DatabaseUrl, error: rusqlite::Error) -> Error {
     }
 }
 
+/// A plain `SELECT` (or `WITH ... SELECT`): no write, so no fsync to wait for.
+fn is_read_only(sql: &str) -> bool {
+    let start = sql.trim_start();
+    let word = start.split_whitespace().next().unwrap_or_default();
+    (word.eq_ignore_ascii_case("select") || word.eq_ignore_ascii_case("with"))
+        && !["insert", "update", "delete", "replace"]
+            .iter()
+            .any(|w| start.to_ascii_lowercase().contains(w))
+}
+
 /// PostgreSQL's `$1` parameters as SQLite's `?1` (SQLite reads `$1` as a *named* parameter,
 /// numbered by first appearance, so `$2 ... $1` would bind the wrong values). Quoted text
 /// and identifiers are left alone.
@@ -293,7 +314,16 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::numbered_parameters;
+    use super::{is_read_only, numbered_parameters};
+
+    #[test]
+    fn only_plain_selects_count_as_reads() {
+        assert!(is_read_only("  SELECT id FROM t WHERE id = ?1"));
+        assert!(is_read_only("with x as (select 1) select * from x"));
+        assert!(!is_read_only("INSERT INTO t (id) VALUES (?1) RETURNING id"));
+        assert!(!is_read_only("UPDATE t SET a = 1 RETURNING id"));
+        assert!(!is_read_only("WITH d AS (DELETE FROM t RETURNING id) SELECT * FROM d"));
+    }
 
     #[test]
     fn dollar_parameters_become_numbered_outside_quotes() {
