@@ -2,8 +2,9 @@
 //! port, registers itself with py-consul, a TCP check of ":PORT") under `tern up` with
 //! `register = "self"` and 2 replicas, on a throwaway PostGIS; reached the original way
 //! (dnspython SRV + A, then gRPC). `kill -9` of a replica makes it unroutable at once and
-//! it is replaced; scaling to 3 and back; `tern down` leaves nothing registered. The
-//! registry is a separate `tern registry`, so what `tern down` left can be read after it.
+//! it is replaced; a rolling restart; scaling to 3 and back; `tern down` leaves nothing
+//! registered. The registry is a separate `tern registry`, so what `tern down` left can be
+//! read after it.
 
 use std::{
     io::{BufRead, BufReader},
@@ -264,6 +265,17 @@ SEARCH_DSN = "postgresql://postgres@127.0.0.1:{pg_port}/tern"
     assert_eq!(
         all_answer_france(&resolve_and_call(&python, &stubs, registry.dns)).len(),
         2
+    );
+
+    // A rolling restart replaces both, each new one found and healthy first.
+    let before = registry.instances();
+    let ran = platform.tern(&["restart", "search", "--rolling"]);
+    assert!(ran.status.success(), "rolling restart: {ran}");
+    let after = registry.instances();
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert!(
+        after.iter().all(|i| !before.contains(i)),
+        "{before:?} → {after:?}"
     );
 
     // Scaling works as for any service.
