@@ -4,4 +4,5 @@
 mod support;
 
 mod grpc;
+mod openapi;
 mod rest;
