@@ -112,6 +112,7 @@ const RUST_TABLE: &str = r#"# Added by `tern new {{name}}`: the Rust service in 
 build = ["cargo", "build", "-p", "{{name}}"]
 command = ["target/debug/{{name}}"]
 health = { kind = "grpc" }
+metrics_path = "/metrics"
 "#;
 
 const PYTHON_TABLE: &str = r#"# Added by `tern new {{name}} --lang python`: FastAPI + uvicorn in services/{{name}}, run from

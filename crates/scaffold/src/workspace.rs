@@ -26,7 +26,6 @@ const WORKSPACE_DEPENDENCIES: &[&str] = &[
     "tracing",
     "humantime",
     "uuid",
-    "anyhow",
     "http",
     "tempfile",
 ];

@@ -35,14 +35,11 @@ const ANYHOW_CRATE: &str = "crates/tern";
 
 /// `(crate dir, dependency, why)`: dependencies that are used without the crate's sources
 /// naming them.
-const USED_UNNAMED: &[(&str, &str, &str)] = &[
-    ("proto", "prost", "the generated code (in OUT_DIR) names it"),
-    (
-        "proto",
-        "tonic-prost",
-        "the generated code (in OUT_DIR) names it",
-    ),
-];
+const USED_UNNAMED: &[(&str, &str, &str)] = &[];
+
+/// What the code tern-proto-build generates (in OUT_DIR, unseen here) names, so a crate
+/// that builds its contract with it uses these without naming them.
+const NAMED_BY_GENERATED_CODE: &[&str] = &["prost", "prost-types", "tonic-prost"];
 
 /// A crate's dependency tables: `[dependencies]`, `[dev-dependencies]`,
 /// `[build-dependencies]` and their `[target.'cfg(..)'.*]` forms, as (table name, entries).
@@ -143,9 +140,16 @@ fn every_dependency_is_used() {
                 .filter(|f| (f.path == build_script) == is_build);
             let code: Vec<&str> = sources.flat_map(|f| f.code().map(|(_, l)| l)).collect();
             for name in deps.keys() {
-                let unnamed = USED_UNNAMED
-                    .iter()
-                    .any(|(dir, dep, _)| *dir == krate.dir && dep == name);
+                let generated = NAMED_BY_GENERATED_CODE.contains(&name.as_str())
+                    && krate
+                        .manifest
+                        .get("build-dependencies")
+                        .and_then(|t| t.get("tern-proto-build"))
+                        .is_some();
+                let unnamed = generated
+                    || USED_UNNAMED
+                        .iter()
+                        .any(|(dir, dep, _)| *dir == krate.dir && dep == name);
                 // The key is the name the code uses, also for a renamed (`package = ..`) one.
                 let lib = name.replace('-', "_");
                 if !unnamed && !code.iter().any(|line| names_crate(line, &lib)) {

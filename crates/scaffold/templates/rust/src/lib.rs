@@ -39,6 +39,8 @@ pub enum Error {
     Rest(#[from] tern_rest::Error),
     #[error(transparent)]
     Chassis(#[from] tern_chassis::Error),
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
 }
 
 pub struct Service {

@@ -2,27 +2,49 @@
 //! the only argument, then `TERN_*` environment variables and `PORT` (see
 //! `tern_chassis::load_config`).
 
-use anyhow::{Context, Result};
-use {{crate}}::{Config, Service, SERVICE_NAME};
+use std::process::ExitCode;
 
-fn main() -> Result<()> {
+use {{crate}}::{Config, Error, Service, SERVICE_NAME};
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", with_causes(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Error> {
     let file = std::env::args_os().nth(1).map(std::path::PathBuf::from);
     let config: Config = tern_chassis::load_config(file.as_deref())?;
     tern_chassis::runtime(&config.chassis)
-        .context("cannot start the async runtime")?
+        .map_err(Error::Runtime)?
         .block_on(serve(config))
 }
 
-async fn serve(config: Config) -> Result<()> {
+async fn serve(config: Config) -> Result<(), Error> {
     let name = config
         .chassis
         .service_name
         .clone()
         .unwrap_or_else(|| SERVICE_NAME.to_owned());
     tern_chassis::init_logging(&config.chassis.log, &name)?;
-    let service = Service::build(&config)
-        .await
-        .context("starting the {{name}} service")?;
-    service.run().await.context("serving")?;
-    Ok(())
+    Service::build(&config).await?.run().await
+}
+
+/// The error and each cause it does not already quote, `: `-separated.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        let said = next.to_string();
+        if !text.ends_with(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = next.source();
+    }
+    text
 }
