@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use crate::rules::FieldRules;
 
 /// Field rules by field full name (`package.Message.field`).
-pub type RuleTable = HashMap<String, FieldRules>;
+pub type RuleTable = HashMap<String, FieldRules, foldhash::fast::RandomState>;
 
 #[derive(Debug, Clone)]
 pub enum Shape {
@@ -397,7 +397,8 @@ pub fn check_field(
 ) -> Result<(), String> {
     let at = |e: String| format!("{}: {e}", field.name());
     let rule = rules.get(field.full_name());
-    if value.is_null() && !matches!(Shape::of(&field.kind()), Shape::AnyValue) {
+    let shape = Shape::of(&field.kind());
+    if value.is_null() && !matches!(shape, Shape::AnyValue) {
         return Err(at("null is not allowed; leave the field out instead".into()));
     }
     if field.is_map() {
@@ -413,7 +414,6 @@ pub fn check_field(
         }
         return Ok(());
     }
-    let shape = Shape::of(&field.kind());
     if field.is_list() {
         let Value::Array(items) = value else {
             return Err(at(format!("{} is not an array", describe(value))));

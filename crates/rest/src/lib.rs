@@ -81,7 +81,7 @@ impl Contract {
         let pool = DescriptorPool::decode(bytes)?;
         let http = pool.get_extension_by_name("google.api.http");
         let mut bindings = BTreeMap::new();
-        let mut rules = RuleTable::new();
+        let mut rules = RuleTable::default();
         let mut names = Vec::new();
         for file in pool.files().filter(|f| !is_tooling(f.name())) {
             for service in file.services() {

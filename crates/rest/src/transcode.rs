@@ -159,14 +159,16 @@ impl Route {
     pub fn grpc_body(&self, value: Value) -> Result<Bytes, RestError> {
         let message = DynamicMessage::deserialize(self.input(), value)
             .map_err(|e| RestError::invalid_argument(format!("request: {e}")))?;
-        let len = message.encoded_len();
-        let mut framed = Vec::with_capacity(5 + len);
-        framed.push(0);
-        framed.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
-        message.encode(&mut framed).map_err(|e| RestError {
-            code: 13,
-            message: format!("encoding the request: {e}"),
+        // The 5-byte frame header, then the message; its length is patched in after, so
+        // the message is measured once (by encoding it).
+        let mut framed = Vec::with_capacity(64);
+        framed.extend_from_slice(&[0; 5]);
+        message.encode_raw(&mut framed);
+        let len = u32::try_from(framed.len() - 5).map_err(|_| RestError {
+            code: 3,
+            message: "request: the message is larger than 4 GiB".into(),
         })?;
+        framed[1..5].copy_from_slice(&len.to_be_bytes());
         Ok(Bytes::from(framed))
     }
 
