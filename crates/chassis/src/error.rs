@@ -79,3 +79,20 @@ impl From<tern_consul_client::Error> for Error {
         }
     }
 }
+
+/// An error and its causes on one line, `: `-separated, each said once: a cause that the
+/// text before it already ends with is left out (errors often quote their source). What a
+/// binary prints before exiting.
+pub fn error_report(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        let said = next.to_string();
+        if !text.ends_with(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = next.source();
+    }
+    text
+}

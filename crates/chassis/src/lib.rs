@@ -79,7 +79,7 @@ pub use config::{
     TelemetryConfig,
 };
 pub use discovery::{Balanced, Discovery, DiscoveryOptions, Instance};
-pub use error::Error;
+pub use error::{error_report, Error};
 pub use events::Event;
 pub use health::Phase;
 pub use live_config::{InvalidValue, LiveConfig};

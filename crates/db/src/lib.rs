@@ -26,7 +26,7 @@ mod url;
 mod value;
 
 pub use migrate::Migration;
-pub use url::DatabaseUrl;
+pub use url::{redact, DatabaseUrl};
 pub use value::{FromValue, Row, Value};
 
 /// What went wrong, naming the database (never its password) and the statement's purpose.

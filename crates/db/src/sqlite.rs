@@ -322,7 +322,9 @@ mod tests {
         assert!(is_read_only("with x as (select 1) select * from x"));
         assert!(!is_read_only("INSERT INTO t (id) VALUES (?1) RETURNING id"));
         assert!(!is_read_only("UPDATE t SET a = 1 RETURNING id"));
-        assert!(!is_read_only("WITH d AS (DELETE FROM t RETURNING id) SELECT * FROM d"));
+        assert!(!is_read_only(
+            "WITH d AS (DELETE FROM t RETURNING id) SELECT * FROM d"
+        ));
     }
 
     #[test]

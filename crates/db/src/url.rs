@@ -56,18 +56,42 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
-/// The URL with any password replaced by `***`.
-pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+/// Removes the password from a connection string: from a URL's user info (`user:pw@host`) and
+/// `password=` query parameter, or from a key-value string's `password=` pair.
+pub fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        let kept: Vec<&str> = url
+            .split_whitespace()
+            .filter(|kv| !kv.starts_with("password="))
+            .collect();
+        return kept.join(" ");
     };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return url.to_owned();
+    let (scheme, rest) = url.split_at(scheme_end);
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rfind('@') {
+        Some(at) => {
+            let (user_info, host) = authority.split_at(at);
+            let user = user_info.split(':').next().unwrap_or_default();
+            format!("{user}{host}")
+        }
+        None => authority.to_owned(),
     };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
-    }
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|kv| !kv.starts_with("password="))
+                .collect();
+            if kept.is_empty() {
+                path.to_owned()
+            } else {
+                format!("{path}?{}", kept.join("&"))
+            }
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}{authority}{tail}")
 }
 
 #[cfg(test)]
@@ -97,7 +121,10 @@ mod tests {
         assert!(message.contains("expected sqlite:PATH"), "{message}");
         assert!(!message.contains("secret"), "{message}");
         assert!("sqlite:".parse::<DatabaseUrl>().is_err());
-        let url: DatabaseUrl = "postgres://u:secret@h/db".parse().unwrap();
-        assert_eq!(url.to_string(), "postgres://u:***@h/db");
+        let url: DatabaseUrl = "postgres://u:secret@h/db?password=x&sslmode=disable"
+            .parse()
+            .unwrap();
+        assert_eq!(url.to_string(), "postgres://u@h/db?sslmode=disable");
+        assert_eq!(redact("host=h password=s3cret dbname=d"), "host=h dbname=d");
     }
 }

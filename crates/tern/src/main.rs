@@ -97,6 +97,11 @@ enum Command {
     Top(top_cmd::TopArgs),
 }
 
+/// The error and its causes on one line, each said once (`tern_chassis::error_report`).
+fn report(error: &anyhow::Error) -> String {
+    tern_chassis::error_report(error.as_ref())
+}
+
 fn main() -> std::process::ExitCode {
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -105,22 +110,6 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-/// The error and its causes on one line, each said once: a library error that already
-/// quotes its cause is not followed by that cause again.
-fn report(error: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in error.chain().map(ToString::to_string) {
-        if text.ends_with(&cause) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&cause);
-    }
-    text
 }
 
 fn run(cli: Cli) -> Result<()> {

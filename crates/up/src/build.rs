@@ -21,7 +21,10 @@ pub async fn build(platform: &Platform) -> Result<(), Error> {
             .status()
             .await
             .map_err(|source| Error::Io {
-                what: format!("cannot run the build of service {}: {program}", service.name),
+                what: format!(
+                    "cannot run the build of service {}: {program}",
+                    service.name
+                ),
                 source,
             })?;
         if !status.success() {

@@ -10,8 +10,8 @@
 //! the supervisor to stop, or a component fails; [`detach`] starts `tern up` in the
 //! background and returns once every replica is healthy.
 
-mod build;
 mod broker;
+mod build;
 mod collectors;
 mod detach;
 mod log_shipping;

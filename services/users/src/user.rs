@@ -29,7 +29,10 @@ pub fn check_name(name: &str) -> Result<(), Invalid> {
         return Err(invalid("name", "is required"));
     }
     if name.chars().count() > NAME_MAX {
-        return Err(invalid("name", format!("is longer than {NAME_MAX} characters")));
+        return Err(invalid(
+            "name",
+            format!("is longer than {NAME_MAX} characters"),
+        ));
     }
     Ok(())
 }
@@ -42,7 +45,10 @@ pub fn check_email(email: &str) -> Result<(), Invalid> {
         return Err(invalid("email", "is required"));
     }
     if email.chars().count() > EMAIL_MAX {
-        return Err(invalid("email", format!("is longer than {EMAIL_MAX} characters")));
+        return Err(invalid(
+            "email",
+            format!("is longer than {EMAIL_MAX} characters"),
+        ));
     }
     let well_formed = match email.split_once('@') {
         Some((local, domain)) => {
@@ -96,14 +102,31 @@ mod tests {
 
     #[test]
     fn emails_need_one_at_with_text_around_and_no_spaces() {
-        for good in ["ada@example.com", "a@b", "x+tag@sub.example.org", "!#$%&'*+-/=?^_`{|}~@x"] {
+        for good in [
+            "ada@example.com",
+            "a@b",
+            "x+tag@sub.example.org",
+            "!#$%&'*+-/=?^_`{|}~@x",
+        ] {
             assert!(check_email(good).is_ok(), "{good}");
         }
-        for bad in ["", "ada", "@example.com", "ada@", "a@b@c", "a da@example.com", "ada@exa\tmple", "a\u{1c}@b"] {
+        for bad in [
+            "",
+            "ada",
+            "@example.com",
+            "ada@",
+            "a@b@c",
+            "a da@example.com",
+            "ada@exa\tmple",
+            "a\u{1c}@b",
+        ] {
             assert!(check_email(bad).is_err(), "{bad:?}");
         }
         let message = check_email("nope").unwrap_err().to_string();
-        assert!(message.starts_with("email: \"nope\" is not an email address"), "{message}");
+        assert!(
+            message.starts_with("email: \"nope\" is not an email address"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -17,9 +17,9 @@ use tokio_postgres::NoTls;
 use crate::error::chain;
 use crate::import::{check_options, Record, Tally};
 use crate::reader::read_batches;
-use crate::url::redact;
 use crate::StoredFeature;
 use crate::{geometry, Error, GeoJsonSource, ImportOptions, ImportProgress, ImportReport};
+use tern_db::redact;
 
 /// Connections kept open: the database mode runs `containing()` per request at concurrency 32;
 /// a request waits for a free connection beyond this.

@@ -5,6 +5,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use tern_db::redact;
+
 use crate::Error;
 
 const EXPECTED: &str = "expected sqlite:PATH, PATH.db or postgres://…";
@@ -65,44 +67,6 @@ impl fmt::Debug for StoreUrl {
             StoreUrl::Postgres(url) => f.debug_tuple("Postgres").field(&redact(url)).finish(),
         }
     }
-}
-
-/// Removes the password from a connection string: from a URL's user info (`user:pw@host`) and
-/// `password=` query parameter, or from a key-value string's `password=` pair.
-pub(crate) fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        let kept: Vec<&str> = url
-            .split_whitespace()
-            .filter(|kv| !kv.starts_with("password="))
-            .collect();
-        return kept.join(" ");
-    };
-    let (scheme, rest) = url.split_at(scheme_end);
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let authority = match authority.rfind('@') {
-        Some(at) => {
-            let (user_info, host) = authority.split_at(at);
-            let user = user_info.split(':').next().unwrap_or_default();
-            format!("{user}{host}")
-        }
-        None => authority.to_owned(),
-    };
-    let tail = match tail.split_once('?') {
-        Some((path, query)) => {
-            let kept: Vec<&str> = query
-                .split('&')
-                .filter(|kv| !kv.starts_with("password="))
-                .collect();
-            if kept.is_empty() {
-                path.to_owned()
-            } else {
-                format!("{path}?{}", kept.join("&"))
-            }
-        }
-        None => tail.to_owned(),
-    };
-    format!("{scheme}{authority}{tail}")
 }
 
 #[cfg(test)]

@@ -26,10 +26,17 @@ async fn life_of_a_user(service: &Running) {
         .expect("created")
         .into_inner();
     assert!(!ada.id.is_empty());
-    assert_eq!((ada.name.as_str(), ada.email.as_str()), ("Ada", "ada@example.com"));
+    assert_eq!(
+        (ada.name.as_str(), ada.email.as_str()),
+        ("Ada", "ada@example.com")
+    );
     assert_eq!(ada.create_time, ada.update_time);
 
-    let got = client.get_user(id(&ada.id)).await.expect("found").into_inner();
+    let got = client
+        .get_user(id(&ada.id))
+        .await
+        .expect("found")
+        .into_inner();
     assert_eq!(got, ada);
 
     let duplicate = client
@@ -49,7 +56,10 @@ async fn life_of_a_user(service: &Running) {
         .expect("updated")
         .into_inner();
     assert_eq!(renamed.name, "Ada Lovelace");
-    assert_eq!(renamed.email, "ada@example.com", "fields not given keep their values");
+    assert_eq!(
+        renamed.email, "ada@example.com",
+        "fields not given keep their values"
+    );
     assert_ne!(renamed.update_time, ada.update_time);
     assert_eq!(renamed.create_time, ada.create_time);
 
@@ -104,7 +114,10 @@ async fn bad_requests_are_invalid_argument_naming_the_field() {
     ] {
         let status = client.create_user(request).await.unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument);
-        assert!(status.message().starts_with(&format!("{field}: ")), "{status:?}");
+        assert!(
+            status.message().starts_with(&format!("{field}: ")),
+            "{status:?}"
+        );
     }
     let status = client
         .list_users(ListUsersRequest {

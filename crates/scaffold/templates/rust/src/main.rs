@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {}", with_causes(&error));
+            eprintln!("error: {}", tern_chassis::error_report(&error));
             ExitCode::FAILURE
         }
     }
@@ -32,19 +32,4 @@ async fn serve(config: Config) -> Result<(), Error> {
         .unwrap_or_else(|| SERVICE_NAME.to_owned());
     tern_chassis::init_logging(&config.chassis.log, &name)?;
     Service::build(&config).await?.run().await
-}
-
-/// The error and each cause it does not already quote, `: `-separated.
-fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(next) = cause {
-        let said = next.to_string();
-        if !text.ends_with(&said) {
-            text.push_str(": ");
-            text.push_str(&said);
-        }
-        cause = next.source();
-    }
-    text
 }

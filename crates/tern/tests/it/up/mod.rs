@@ -6,8 +6,8 @@
 mod commands;
 mod generated;
 mod otel_app;
-mod self_registered;
 mod platform;
+mod self_registered;
 
 use std::{
     net::SocketAddr,

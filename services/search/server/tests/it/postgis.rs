@@ -5,9 +5,9 @@ use std::path::Path;
 
 use futures::StreamExt;
 use search_service::{QueryMode, SearchConfig};
-use tern_test_support::postgres::TempPostgis;
 use search_store::{GeoJsonSource, ImportOptions, Store, StoreUrl};
 use tern_proto::search::search_client::SearchClient;
+use tern_test_support::postgres::TempPostgis;
 use tonic::transport::Channel;
 
 use crate::support::*;

@@ -1,9 +1,9 @@
 //! The PostGIS store against a throwaway PostgreSQL + PostGIS cluster: import, load, query,
 //! errors.
 
-use tern_test_support::postgres::TempPostgis;
 use search_store::{Error, ImportOptions, PostgisStore, Store, StoreUrl};
 use serde_json::json;
+use tern_test_support::postgres::TempPostgis;
 
 use crate::data::{self, collection, source, square_feature, COUNTRIES, PARIS, STATES};
 
