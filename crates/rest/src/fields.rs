@@ -517,9 +517,10 @@ pub fn check_message(
         return Err(format!("{} is not an object", describe(value)));
     };
     for (key, v) in object {
+        // Proto names first: query and path values are stored under them.
         let field = message
-            .get_field_by_json_name(key)
-            .or_else(|| message.get_field_by_name(key))
+            .get_field_by_name(key)
+            .or_else(|| message.get_field_by_json_name(key))
             .filter(|f| !exclude.iter().any(|e| e == f.name()))
             .ok_or_else(|| format!("{key}: unknown field of {}", message.full_name()))?;
         check_field(&field, v, rules)?;
