@@ -264,12 +264,16 @@ fn query_error(url: &DatabaseUrl, error: rusqlite::Error) -> Error {
 
 /// A plain `SELECT` (or `WITH ... SELECT`): no write, so no fsync to wait for.
 fn is_read_only(sql: &str) -> bool {
-    let start = sql.trim_start();
-    let word = start.split_whitespace().next().unwrap_or_default();
-    (word.eq_ignore_ascii_case("select") || word.eq_ignore_ascii_case("with"))
-        && !["insert", "update", "delete", "replace"]
-            .iter()
-            .any(|w| start.to_ascii_lowercase().contains(w))
+    let mut words = sql
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty());
+    let first = words.next().unwrap_or_default();
+    (first.eq_ignore_ascii_case("select") || first.eq_ignore_ascii_case("with"))
+        && !words.any(|w| {
+            ["insert", "update", "delete", "replace"]
+                .iter()
+                .any(|k| w.eq_ignore_ascii_case(k))
+        })
 }
 
 /// PostgreSQL's `$1` parameters as SQLite's `?1` (SQLite reads `$1` as a *named* parameter,
@@ -320,6 +324,9 @@ mod tests {
     fn only_plain_selects_count_as_reads() {
         assert!(is_read_only("  SELECT id FROM t WHERE id = ?1"));
         assert!(is_read_only("with x as (select 1) select * from x"));
+        assert!(is_read_only(
+            "SELECT id, update_time FROM t WHERE deleted_at IS NULL"
+        ));
         assert!(!is_read_only("INSERT INTO t (id) VALUES (?1) RETURNING id"));
         assert!(!is_read_only("UPDATE t SET a = 1 RETURNING id"));
         assert!(!is_read_only(
