@@ -10,10 +10,14 @@ use crate::Error;
 /// fails stops `tern up` before anything has started.
 pub async fn build(platform: &Platform) -> Result<(), Error> {
     for service in &platform.services {
-        let Some((program, args)) = service.build.as_ref().and_then(|b| b.split_first()) else {
+        let Some(argv) = service.build.as_deref() else {
             continue;
         };
-        tracing::info!(service = %service.name, command = %service.build.as_deref().unwrap_or_default().join(" "), "building");
+        let Some((program, args)) = argv.split_first() else {
+            continue;
+        };
+        let command = argv.join(" ");
+        tracing::info!(service = %service.name, %command, "building");
         let status = tokio::process::Command::new(program)
             .args(args)
             .current_dir(&service.workdir)
@@ -30,7 +34,7 @@ pub async fn build(platform: &Platform) -> Result<(), Error> {
         if !status.success() {
             return Err(Error::Build {
                 service: service.name.clone(),
-                command: service.build.as_deref().unwrap_or_default().join(" "),
+                command,
                 status: status.to_string(),
             });
         }
